@@ -1,0 +1,20 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""MPM Pose: lift 2D keypoint tracks to 3D animation and complete missing joints.
+
+A thin Blender layer over the bundled ``engine`` package (no model or maths here):
+preferences, panels and operators that read Blender data, call the engine and write
+Blender data back.
+"""
+from . import panels, preferences
+
+_modules = (preferences, panels)
+
+
+def register() -> None:
+    for module in _modules:
+        module.register()
+
+
+def unregister() -> None:
+    for module in reversed(_modules):
+        module.unregister()

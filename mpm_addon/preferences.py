@@ -1,0 +1,88 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Add-on preferences, keyed by the extension's package name."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import bpy
+
+PACKAGE = __package__
+BUNDLED_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "models"
+
+
+def get_preferences(context: bpy.types.Context | None = None) -> "MPMPreferences":
+    context = context or bpy.context
+    return context.preferences.addons[PACKAGE].preferences
+
+
+def module_available(name: str) -> bool:
+    """Whether a module imports here, without importing it (torch is slow to import)."""
+    return importlib.util.find_spec(name) is not None
+
+
+def bundled_models() -> list[Path]:
+    """ONNX model sets shipped inside the extension (one ``<stem>.json`` each)."""
+    return sorted(BUNDLED_MODEL_DIR.glob("*.json")) if BUNDLED_MODEL_DIR.is_dir() else []
+
+
+class MPMPreferences(bpy.types.AddonPreferences):
+    bl_idname = PACKAGE
+
+    backend: bpy.props.EnumProperty(
+        name="Backend",
+        description="What runs the model",
+        items=(
+            ("AUTO", "Auto", "PyTorch when Blender's Python has it, else ONNX Runtime"),
+            ("ONNXRUNTIME", "ONNX Runtime", "Bundled ONNX Runtime, with its GPU providers when present"),
+            ("TORCH", "PyTorch", "PyTorch if importable in Blender's Python (on CUDA when present)"),
+        ),
+        default="AUTO",
+    )
+    model_path: bpy.props.StringProperty(
+        name="Model",
+        description="A model file (.pt checkpoint or .json of an ONNX model set); empty uses the bundled model",
+        subtype="FILE_PATH",
+        default="",
+    )
+    default_mode: bpy.props.EnumProperty(
+        name="Default Mode",
+        items=(
+            ("FAST", "Fast", "Full-sequence head: one window per stretch of frames"),
+            ("ACCURATE", "Accurate", "Centre-frame head with flip augmentation: one window per frame"),
+        ),
+        default="FAST",
+    )
+    min_confidence: bpy.props.FloatProperty(
+        name="Minimum Confidence",
+        description="Keypoints below this confidence are treated as occluded",
+        default=0.3,
+        min=0.0,
+        max=1.0,
+    )
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        layout.prop(self, "backend")
+        layout.prop(self, "model_path")
+        if not self.model_path:
+            names = ", ".join(p.stem for p in bundled_models()) or "none bundled"
+            layout.label(text=f"Bundled model: {names}")
+        layout.prop(self, "default_mode")
+        layout.prop(self, "min_confidence")
+        col = layout.column(align=True)
+        col.label(text="ONNX Runtime: " + ("available" if module_available("onnxruntime") else "missing"))
+        col.label(text="PyTorch: " + ("available" if module_available("torch") else "not installed (optional)"))
+
+
+classes = (MPMPreferences,)
+
+
+def register() -> None:
+    for cls in classes:
+        bpy.utils.register_class(cls)
+
+
+def unregister() -> None:
+    for cls in reversed(classes):
+        bpy.utils.unregister_class(cls)

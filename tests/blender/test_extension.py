@@ -1,0 +1,62 @@
+"""The built extension installs in real Blender and works with only what it bundles."""
+from __future__ import annotations
+
+import importlib.util
+import os
+from importlib import import_module
+from pathlib import Path
+
+import bpy
+
+from .conftest import MODULE, RecordingLayout
+
+
+def test_running_the_expected_blender():
+    expected = os.environ.get("MPM_EXPECT_BLENDER")
+    if expected:
+        assert bpy.app.version_string.startswith(expected), bpy.app.version_string
+
+
+def test_user_files_are_isolated():
+    user_dir = Path(bpy.utils.resource_path("USER")).resolve()
+    assert user_dir.is_relative_to(Path(os.environ["BLENDER_USER_RESOURCES"]).resolve())
+
+
+def test_environment_holds_no_runtime_of_its_own():
+    # torch and onnxruntime must come from nowhere but the extension: a wheel the zip
+    # forgets to bundle must fail here rather than be found in the test environment.
+    assert importlib.util.find_spec("torch") is None
+
+
+def test_extension_registers(extension):
+    assert hasattr(bpy.types, "MPM_PT_view3d") and hasattr(bpy.types, "MPM_PT_clip")
+    prefs = bpy.context.preferences.addons[MODULE].preferences
+    assert prefs.backend == "AUTO"
+
+
+def test_bundled_onnxruntime_loads_from_the_extension(extension):
+    import onnxruntime
+
+    ext_root = Path(bpy.utils.user_resource("EXTENSIONS")).resolve()
+    assert Path(onnxruntime.__file__).resolve().is_relative_to(ext_root), onnxruntime.__file__
+    assert "CPUExecutionProvider" in onnxruntime.get_available_providers()
+
+
+def test_engine_is_bundled_and_bpy_free(extension):
+    engine = import_module(MODULE + ".engine")
+    rig_mapping = import_module(MODULE + ".engine.rig_mapping")
+    skeleton = import_module(MODULE + ".engine.skeleton")
+    assert skeleton.get_skeleton("anim19").num_joints == 19
+    presets = rig_mapping.load_presets()
+    assert Path(rig_mapping.DEFAULT_PRESET_DIR).resolve().is_relative_to(Path(engine.__file__).resolve().parents[1])
+    assert all(m.skeleton in skeleton.skeleton_names() for m in presets.values())
+
+
+def test_panels_draw(scene, extension):
+    for panel_cls in (bpy.types.MPM_PT_view3d, bpy.types.MPM_PT_clip):
+        layout = RecordingLayout()
+        # A Panel instance can only be made by Blender; draw() needs nothing but .layout.
+        panel_cls.draw(type("PanelStandIn", (), {"layout": layout})(), bpy.context)
+        texts = layout.texts()
+        assert any(t.startswith("Model:") for t in texts), texts
+        assert any(t.startswith("Backend:") for t in texts), texts
