@@ -60,16 +60,6 @@ class KeypointFormat:
         except ValueError:
             raise KeyError(f"format {self.name!r} has no keypoint {keypoint!r}") from None
 
-    @property
-    def flip_permutation(self) -> np.ndarray:
-        """Index map swapping left and right keypoints (names with a left/right part)."""
-        perm = np.arange(self.num_keypoints)
-        for i, name in enumerate(self.keypoints):
-            for a, b in (("left", "right"), ("right", "left")):
-                if a in name and name.replace(a, b) in self.keypoints:
-                    perm[i] = self.keypoints.index(name.replace(a, b))
-        return perm
-
 
 def _parse_rule(fmt_name: str, joint: str, rule, keypoints: list[str]) -> JointRule:
     if rule is None:
