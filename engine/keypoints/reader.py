@@ -136,6 +136,8 @@ def _bone_spread(fmt: KeypointFormat, detections: list[Detection]) -> float:
 def resolve_format(detections: Detections, format: "str | None" = None) -> KeypointFormat:
     """The keypoint format: given, stated by the file, or from the keypoint count (BODY_25
     and BODY_25B, both 25, by which order gives a compact skeleton)."""
+    if not detections.all():
+        raise KeypointFileError(detections.source, "no person with any detected keypoint in any frame")
     k = detections.num_keypoints
     if format is not None:
         fmt = get_format(format)
@@ -187,7 +189,5 @@ def list_people(
 ) -> list[PersonInfo]:
     """The people found in a keypoint file, most prominent (the default pick) first."""
     detections = load_detections(path, image_size)
-    resolve_format(detections, format)  # refuse a file whose format is unknown here too
-    if not detections.all():
-        raise KeypointFileError(detections.source, "no person with any detected keypoint in any frame")
+    resolve_format(detections, format)  # refuses empty files and unknown formats, as read_keypoints does
     return describe_people(detections, assign_tracks(detections.frames))

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .detections import Detections, KeypointFileError
+from .detections import Detections
 from .formats import get_format, to_skeleton
 from .tracking import assign_tracks
 
@@ -124,8 +124,6 @@ def build_track(
     """Track identities, pick a person (default: the most prominent) and lay their
     detections on the file's timeline (NaN, confidence 0 where they are not seen)."""
     fmt = get_format(format)
-    if not detections.all():
-        raise KeypointFileError(detections.source, "no person with any detected keypoint in any frame")
     ids = assign_tracks(detections.frames)
     people = describe_people(detections, ids)
     if person is None:
