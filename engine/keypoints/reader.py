@@ -24,7 +24,7 @@ from .results import (
     read_mmpose_frames,
 )
 from .track import KeypointTrack, PersonInfo, build_track, describe_people
-from .tracking import assign_tracks
+from .tracking import track_people
 
 EXPECTED = (
     "expected COCO-style keypoint results, AlphaPose alphapose-results.json, MMPose / ViTPose JSON, "
@@ -190,4 +190,4 @@ def list_people(
     """The people found in a keypoint file, most prominent (the default pick) first."""
     detections = load_detections(path, image_size)
     resolve_format(detections, format)  # refuses empty files and unknown formats, as read_keypoints does
-    return describe_people(detections, assign_tracks(detections.frames))
+    return describe_people(track_people(detections.frames))

@@ -7,7 +7,7 @@ import numpy as np
 
 from .detections import Detections
 from .formats import get_format, to_skeleton
-from .tracking import assign_tracks
+from .tracking import Tracked, track_people
 
 # Frame numbers are filled into a contiguous timeline unless fewer than this share of the
 # numbers in their range are present (e.g. unrelated COCO image ids): then only the
@@ -83,11 +83,11 @@ class KeypointTrack:
         return to_skeleton(self, skeleton=skeleton)
 
 
-def describe_people(detections: Detections, ids: dict[int, list[int]]) -> list[PersonInfo]:
+def describe_people(tracked: Tracked) -> list[PersonInfo]:
     """Statistics per track id, most prominent first."""
     stats: dict[int, list] = {}
-    for frame, people in detections.frames.items():
-        for det, pid in zip(people, ids[frame]):
+    for frame, people in tracked.items():
+        for pid, det in people.items():
             stats.setdefault(pid, []).append((frame, det.score, det.size))
     infos = []
     for pid, rows in stats.items():
@@ -124,8 +124,8 @@ def build_track(
     """Track identities, pick a person (default: the most prominent) and lay their
     detections on the file's timeline (NaN, confidence 0 where they are not seen)."""
     fmt = get_format(format)
-    ids = assign_tracks(detections.frames)
-    people = describe_people(detections, ids)
+    tracked = track_people(detections.frames)
+    people = describe_people(tracked)
     if person is None:
         person = people[0].id
     elif person not in {p.id for p in people}:
@@ -136,11 +136,10 @@ def build_track(
     row = {int(f): i for i, f in enumerate(frames)}
     points = np.full((len(frames), fmt.num_keypoints, 2), np.nan, dtype=np.float32)
     confidence = np.zeros((len(frames), fmt.num_keypoints), dtype=np.float32)
-    for frame, dets in detections.frames.items():
-        for det, pid in zip(dets, ids[frame]):
-            if pid == person:
-                points[row[frame]] = det.points
-                confidence[row[frame]] = det.confidence
+    for frame, people_here in tracked.items():
+        if person in people_here:
+            points[row[frame]] = people_here[person].points
+            confidence[row[frame]] = people_here[person].confidence
     return KeypointTrack(
         points=points,
         confidence=confidence,

@@ -5,6 +5,10 @@ OpenPose ``person_id``, our exchange files) are used when every detection has on
 no id repeats within a frame. Otherwise detections are linked greedily, frame by frame,
 to the track whose last detection they resemble most (bounding-box IoU and keypoint
 distance), as simple online trackers do; a detection resembling no track starts a new one.
+A detector sometimes splits one person into parts (OpenPose does, in the bundled sample's
+frame 37) or reports them twice: a detection left over after matching, whose keypoints
+sit where a matched track's were, is merged into that track's detection (per keypoint,
+the more confident of the two).
 """
 from __future__ import annotations
 
@@ -17,8 +21,12 @@ KEYPOINT_SIGMA = 0.15
 # Below this similarity (mean of IoU and keypoint similarity, both in [0, 1]) a detection
 # is not the same person.
 MIN_SIMILARITY = 0.25
+# A split-off part or duplicate joins a track only if its keypoints match the track's this well.
+MIN_PART_SIMILARITY = 0.5
 # A track unseen for more frames than this is not continued.
 MAX_GAP_FRAMES = 30
+
+Tracked = dict[int, dict[int, Detection]]  # frame -> {track id: detection}
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -31,7 +39,8 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
-def _keypoint_similarity(a: Detection, b: Detection) -> float:
+def keypoint_similarity(a: Detection, b: Detection) -> float:
+    """Mean Gaussian similarity of the keypoints both detections hold, in [0, 1]."""
     both = a.present & b.present
     if not both.any():
         return 0.0
@@ -42,7 +51,17 @@ def _keypoint_similarity(a: Detection, b: Detection) -> float:
 
 def similarity(a: Detection, b: Detection) -> float:
     """How alike two detections are, in [0, 1]."""
-    return 0.5 * (_iou(a.box, b.box) + _keypoint_similarity(a, b))
+    return 0.5 * (_iou(a.box, b.box) + keypoint_similarity(a, b))
+
+
+def _merge(a: Detection, b: Detection) -> Detection:
+    """Two parts of one person: per keypoint, the more confident."""
+    take_b = b.confidence > a.confidence
+    return Detection(
+        points=np.where(take_b[:, None], b.points, a.points),
+        confidence=np.where(take_b, b.confidence, a.confidence),
+        track_id=a.track_id,
+    )
 
 
 def file_ids_usable(frames: dict[int, list[Detection]]) -> bool:
@@ -54,17 +73,17 @@ def file_ids_usable(frames: dict[int, list[Detection]]) -> bool:
     return any(frames.values())
 
 
-def assign_tracks(frames: dict[int, list[Detection]]) -> dict[int, list[int]]:
-    """Track id of each detection, per frame (same order as ``frames[f]``).
+def track_people(frames: dict[int, list[Detection]]) -> Tracked:
+    """Each frame's detections keyed by track id.
 
     Ids from the file are kept when usable; otherwise ids are 0, 1, ... in order of
-    first appearance.
+    first appearance (left to right within a frame).
     """
     if file_ids_usable(frames):
-        return {f: [int(d.track_id) for d in people] for f, people in frames.items()}
+        return {f: {int(d.track_id): d for d in people} for f, people in frames.items()}
 
     last: dict[int, tuple[int, Detection]] = {}  # track id -> (frame last seen, detection)
-    out: dict[int, list[int]] = {}
+    out: Tracked = {}
     next_id = 0
     for frame in sorted(frames):
         people = frames[frame]
@@ -73,19 +92,24 @@ def assign_tracks(frames: dict[int, list[Detection]]) -> dict[int, list[int]]:
             ((similarity(last[t][1], d), t, i) for t in live for i, d in enumerate(people)),
             reverse=True,
         )
-        ids: list[int | None] = [None] * len(people)
-        used: set[int] = set()
+        matched: dict[int, Detection] = {}
+        taken: set[int] = set()
         for score, t, i in pairs:
             if score < MIN_SIMILARITY:
                 break
-            if ids[i] is None and t not in used:
-                ids[i] = t
-                used.add(t)
-        # New tracks, numbered left to right so ids are reproducible.
-        for i in sorted((i for i in range(len(people)) if ids[i] is None), key=lambda i: people[i].box[0]):
-            ids[i] = next_id
-            next_id += 1
-        for i, t in enumerate(ids):
-            last[t] = (frame, people[i])
-        out[frame] = [int(t) for t in ids]
+            if i not in taken and t not in matched:
+                matched[t] = people[i]
+                taken.add(i)
+        for i in sorted(set(range(len(people))) - taken, key=lambda i: people[i].box[0]):
+            part = people[i]
+            fits = {t: keypoint_similarity(last[t][1], part) for t in matched if t in last}
+            owner = max(fits, key=fits.get, default=None)
+            if owner is not None and fits[owner] >= MIN_PART_SIMILARITY:
+                matched[owner] = _merge(matched[owner], part)
+            else:
+                matched[next_id] = part
+                next_id += 1
+        for t, det in matched.items():
+            last[t] = (frame, det)
+        out[frame] = matched
     return out
