@@ -50,8 +50,8 @@ def write_keypoints(path: "str | Path", tracks: "KeypointTrack | Sequence[Keypoi
         "version": EXCHANGE_VERSION,
         "keypoint_format": first.format,
         "keypoints": list(first.keypoint_names),
-        "image_size": list(first.image_size) if first.image_size is not None else None,
-        "fps": first.fps,
+        "image_size": [int(v) for v in first.image_size] if first.image_size is not None else None,
+        "fps": float(first.fps) if first.fps is not None else None,
         "frames": [int(f) for f in first.frames],
         "people": [
             {

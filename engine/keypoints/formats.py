@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 
-from ..skeleton import get_skeleton
+from ..skeleton import get_skeleton, skeleton_names
 
 if TYPE_CHECKING:
     from .track import KeypointTrack
@@ -151,6 +151,8 @@ def to_skeleton(
     """
     if hasattr(track_or_points, "points") and hasattr(track_or_points, "confidence"):
         track = track_or_points
+        if isinstance(format, str) and format in skeleton_names():
+            raise TypeError(f"to_skeleton(track, {format!r}): the second argument is the keypoint format; pass skeleton={format!r}")
         if format is not None and get_format(format).name != track.format:
             raise ValueError(f"to_skeleton: track is {track.format!r} but format={format!r} was given")
         if confidence is not None:

@@ -179,6 +179,10 @@ def read_keypoints(
     into pixels and is recorded on the track, as is ``fps``; both default to what the file
     says, else None.
     """
+    if image_size is not None and (len(image_size) != 2 or min(image_size) <= 0):
+        raise ValueError(f"image_size should be (width, height) in pixels, got {image_size!r}")
+    if fps is not None and not fps > 0:
+        raise ValueError(f"fps should be a positive frame rate, got {fps!r}")
     detections = load_detections(path, image_size)
     fmt = resolve_format(detections, format)
     return build_track(detections, fmt.name, person, image_size=image_size, fps=fps)

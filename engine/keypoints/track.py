@@ -128,7 +128,7 @@ def build_track(
     people = describe_people(tracked)
     if person is None:
         person = people[0].id
-    elif person not in {p.id for p in people}:
+    elif not isinstance(person, (int, np.integer)) or person not in {p.id for p in people}:
         raise KeyError(
             f"{detections.source}: no person {person!r}; people found: " + "; ".join(p.label() for p in people)
         )

@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pytest
 from _keypoint_people import person
+from conftest import REPO
 
 from engine.keypoints import (
     KeypointFileError,
@@ -398,3 +399,28 @@ def test_ambiguous_25_keypoints_ask_for_the_format(tmp_path):
     with pytest.raises(KeypointFileError, match="could be body25 or body25b .* pass format="):
         read_keypoints(path)
     assert read_keypoints(path, format="BODY_25").format == "body25"
+
+
+def test_bad_arguments_are_named(tmp_path):
+    path = tmp_path / "frame_000000000000_keypoints.json"
+    path.write_text(json.dumps(openpose_frame([person("body25b")])))
+    with pytest.raises(ValueError, match=r"image_size should be \(width, height\) in pixels, got \(1920,\)"):
+        read_keypoints(path, image_size=(1920,))
+    with pytest.raises(ValueError, match="fps should be a positive frame rate, got 0"):
+        read_keypoints(path, fps=0)
+    track = read_keypoints(path)
+    with pytest.raises(TypeError, match="pass skeleton='h36m17'"):
+        to_skeleton(track, "h36m17")
+    with pytest.raises(ValueError, match="track is 'body25b' but format='coco17' was given"):
+        to_skeleton(track, "coco17")
+    points, conf = to_skeleton(track, skeleton="h36m17")
+    assert points.shape == (1, 17, 2) and conf.shape == (1, 17)
+
+
+def test_keypoints_package_needs_neither_torch_nor_bpy():
+    import subprocess
+    import sys
+
+    code = "import sys, engine.keypoints; print(sorted(m for m in ('torch', 'bpy', 'scipy') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.strip() == "[]"
