@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -18,29 +19,31 @@ class KeypointFileError(ValueError):
 
 @dataclass
 class Detection:
-    """One person in one frame: pixel positions (K, 2), NaN where absent, and confidences (K,)."""
+    """One person in one frame: pixel positions (K, 2), NaN where absent, and confidences (K,).
+
+    Treated as immutable: its box and size are computed once (tracking asks often)."""
 
     points: np.ndarray
     confidence: np.ndarray
     track_id: "int | None" = None
 
-    @property
+    @cached_property
     def present(self) -> np.ndarray:
         return self.confidence > 0
 
-    @property
+    @cached_property
     def box(self) -> np.ndarray:
         """Bounding box [x0, y0, x1, y1] of the present keypoints."""
         p = self.points[self.present]
         return np.concatenate([p.min(axis=0), p.max(axis=0)])
 
-    @property
+    @cached_property
     def size(self) -> float:
         """Longer side of the bounding box, in pixels (how big the person appears)."""
         x0, y0, x1, y1 = self.box
         return float(max(x1 - x0, y1 - y0))
 
-    @property
+    @cached_property
     def score(self) -> float:
         """Mean confidence of the present keypoints."""
         return float(self.confidence[self.present].mean())
