@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from engine.skeleton import get_skeleton
-from tests.training.synthetic import body_bvh
+from tests.training.synthetic_bvh import body_bvh
 from training.data import MotionFileError, read_motion
 
 SKEL = get_skeleton("anim19")
