@@ -8,7 +8,7 @@ from engine.coords import normalize_screen
 from engine.skeleton import get_skeleton
 from tests.conftest import require_shared_data
 from training.data.cameras import (
-    CALIBRATION, Camera, CameraProtocol, DetectorNoise, camera_at, distort, flip_points, flip_positions,
+    CALIBRATION, CameraProtocol, DetectorNoise, camera_at, distort, flip_points, flip_positions,
     random_bone_factors, read_pose2sim_calibration, rodrigues, sample_camera, scale_bones,
 )
 

@@ -13,6 +13,7 @@ from .cmu import TABLE_NAME, check_frame_rate, cmu_ids, find_table, read_table
 from .h36m import is_h36m_npz, read_h36m_npz
 from .motion import MotionClip
 from .mpi3dhp import is_3dhp_npz, read_3dhp_npz
+from .pose2sim import read_pose2sim_trc
 from .positions import is_positions_npz, read_positions_csv, read_positions_npz
 from .prepared import load_prepared
 from .rigs import MappingArg, clip_from_rig, file_ids, resolve_mapping
@@ -96,7 +97,7 @@ def _cmu_check(path: Path, num_frames: int, fps: float, table: Path | None) -> t
     return checked, entry.description or None, {"cmu_check": note or "ok"}
 
 
-MOTION_SUFFIXES = (".bvh", ".amc", ".npz", ".csv")
+MOTION_SUFFIXES = (".bvh", ".amc", ".npz", ".csv", ".trc")
 
 
 def npz_keys(path: Path) -> set[str]:
@@ -135,6 +136,8 @@ def _read_file(path: Path, mapping: MappingArg, skeleton: str, table: Path | Non
         return [read_asf_amc(path, mapping=mapping, skeleton=skeleton, cmu_table=table)]
     if suffix == ".npz":
         return read_npz_motion(path, skeleton)
+    if suffix == ".trc":
+        return [read_pose2sim_trc(path, skeleton)]
     return [read_positions_csv(path, skeleton=skeleton)]
 
 
@@ -147,7 +150,7 @@ def read_motion(
 
     Reads BVH (any rig with a mapping), CMU ASF/AMC, npz (the prepared cache, VideoPose3D
     Human3.6M, MPI-INF-3DHP seen from the default front view, joint positions, Blender
-    actions from ``train_bridge.py``) and joint-position CSV.
+    actions from ``train_bridge.py``), joint-position CSV and Pose2Sim TRC.
 
     ``cmu_table``: a CMU_data.csv for clips with CMU names (frame-rate check, action);
     by default one beside the files is used.
