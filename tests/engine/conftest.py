@@ -51,6 +51,7 @@ class Camera:
 class Pose2SimTrial:
     markers: list[str]  # TRC marker names, in the order of ``world`` and ``detections``
     world: np.ndarray  # (F, M, 3) triangulated markers, calibration world frame (Z up), metres
+    world_filtered: np.ndarray  # the same after Pose2Sim's Butterworth filter (smooth motion)
     fps: float
     cameras: dict[str, Camera]
     detections: dict[str, np.ndarray]  # camera -> (F, M, 3) x, y pixels and confidence (NaN where none)
@@ -99,6 +100,7 @@ def pose2sim_trial() -> Pose2SimTrial:
     session = require_shared_data(*SESSION)
     trial = session.joinpath(*TRIAL)
     markers, world, fps = _read_trc(trial / "pose-3d" / "S00_P00_T01_BalancingTrial_0-100.trc")
+    _, world_filtered, _ = _read_trc(trial / "pose-3d" / "S00_P00_T01_BalancingTrial_0-100_filt_butterworth.trc")
     calib = tomllib.loads((session / "S00_Calibration" / "Calib_qualisys.toml").read_text())
     cameras, detections = {}, {}
     for i in range(1, 5):
@@ -107,7 +109,7 @@ def pose2sim_trial() -> Pose2SimTrial:
         cameras[f"cam_{i:02d}"] = Camera(np.asarray(c["matrix"]), _rodrigues(c["rotation"]), np.asarray(c["translation"]), (w, h))
         body = _read_openpose_folder(trial / "pose-associated" / f"cam{i:02d}_json")
         detections[f"cam_{i:02d}"] = body[:, [BODY_25B[m] for m in markers]]
-    return Pose2SimTrial(markers, world, fps, cameras, detections)
+    return Pose2SimTrial(markers, world, world_filtered, fps, cameras, detections)
 
 
 @pytest.fixture(scope="session")
