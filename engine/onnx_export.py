@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+from onnxscript import ir
+from onnxscript import opset18 as op
 
 from .backends import CONFIG_METADATA_KEY, JOB_INPUT_CHANNELS, JOB_METADATA_KEY, JOB_OUTPUT_NAME, JOBS, job_forward
 from .checkpoint import load_model
@@ -74,6 +78,7 @@ def export_onnx(
                     opset_version=opset,
                     dynamo=True,
                     dynamic_shapes={"pose": axes, "visible": dict(axes)},
+                    custom_translation_table={torch.ops.aten.scaled_dot_product_attention.default: _attention},
                     verbose=False,
                 )
             proto = program.model_proto
@@ -89,6 +94,25 @@ def export_onnx(
         model.train(was_training)
         registry_log.setLevel(log_level)
     return written
+
+
+def _attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
+    """ONNX for ``scaled_dot_product_attention`` with a key mask, as one additive bias.
+
+    The exporter's own translation also guards against fully masked rows (IsNaN + Where
+    over every attention matrix, about 15% of CPU inference time); the network never
+    masks a whole row (a window without visible frames attends everywhere), and the bias
+    is the finite float32 minimum, so softmax stays finite and the guard is dead weight."""
+    if is_causal or enable_gqa or dropout_p:
+        raise NotImplementedError("the MPM export handles plain (non-causal, no dropout) attention only")
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    scores = op.MatMul(op.Mul(query, op.Constant(value_float=scale)), op.Transpose(key, perm=[0, 1, 3, 2]))
+    if attn_mask is not None and attn_mask.dtype == ir.DataType.BOOL:
+        blocked = op.Constant(value_float=float(np.finfo(np.float32).min))
+        scores = op.Add(scores, op.Where(attn_mask, op.Constant(value_float=0.0), blocked))
+    elif attn_mask is not None:
+        scores = op.Add(scores, attn_mask)
+    return op.MatMul(op.Softmax(scores, axis=-1), value)
 
 
 class _JobModule(torch.nn.Module):
