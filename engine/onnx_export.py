@@ -26,13 +26,12 @@ from .backends import CONFIG_METADATA_KEY, JOB_INPUT_CHANNELS, JOB_METADATA_KEY,
 from .checkpoint import load_model
 from .model import MPM
 
-# Opset 18: the exporter's native opset in torch 2.x; ONNX Runtime 1.14+ runs it.
+# Opset 18: the exporter's native opset in torch 2.x (and the opset of the attention
+# translation below); ONNX Runtime 1.14+ runs it.
 OPSET = 18
 
 
-def export_onnx(
-    source: Any, out_stem: str | os.PathLike, jobs: tuple[str, ...] = JOBS, opset: int = OPSET
-) -> dict[str, Path]:
+def export_onnx(source: Any, out_stem: str | os.PathLike, jobs: tuple[str, ...] = JOBS) -> dict[str, Path]:
     """Export ``source`` (an ``MPM`` or a checkpoint path) to ``<out_stem>.<job>.onnx`` files.
 
     Returns the written paths by job."""
@@ -75,7 +74,7 @@ def export_onnx(
                     example,
                     input_names=["pose", "visible"],
                     output_names=[JOB_OUTPUT_NAME[job]],
-                    opset_version=opset,
+                    opset_version=OPSET,
                     dynamo=True,
                     dynamic_shapes={"pose": axes, "visible": dict(axes)},
                     custom_translation_table={torch.ops.aten.scaled_dot_product_attention.default: _attention},

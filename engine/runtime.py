@@ -22,7 +22,7 @@ from .backends import Backend
 
 # Overlap between consecutive full-sequence windows, as a fraction of the window: enough to
 # cross-fade the window edges, small so that few frames are computed twice.
-DEFAULT_OVERLAP_FRACTION = 1 / 8
+DEFAULT_OVERLAP_FRACTION = 1 / 16
 # Frames per batch (windows x window length): big enough for efficient matrix products,
 # small enough to stay in cache and keep attention memory modest.
 DEFAULT_BATCH_FRAMES = 2048

@@ -10,7 +10,7 @@ from engine.api import complete_2d, complete_3d, lift
 from engine.backends import Backend, TorchBackend, load_backend
 from engine.config import MPMConfig
 from engine.coords import normalize_screen
-from engine.runtime import WindowStats, resample, run_sequence, window_starts
+from engine.runtime import WindowStats, default_overlap, resample, run_sequence, window_starts
 
 SIZE = (1088, 1920)
 
@@ -175,7 +175,7 @@ def test_frame_rate_is_resampled_to_the_model_and_back():
     stats = WindowStats()
     out = complete_3d(echo, pose, np.ones(pose.shape[:2], bool) & (np.arange(cfg.num_joints) != 5), fps=60.0, stats=stats)
     assert out.shape == pose.shape
-    assert stats.windows[("complete_3d", 27)] == len(window_starts(100, 27, 3))  # 200 frames at 60 fps -> 100 at 30
+    assert stats.windows[("complete_3d", 27)] == len(window_starts(100, 27, default_overlap(27)))  # 200 frames at 60 fps -> 100 at 30
     np.testing.assert_allclose(out[:, 5], pose[:, 5], atol=2e-4)  # smooth motion survives 60 -> 30 -> 60
 
 
