@@ -27,24 +27,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from engine.flops import job_flops  # noqa: E402
-from engine.runtime import WindowStats  # noqa: E402
-
-IMAGE_SIZE = (1920, 1080)
-
-
-def synthetic_clip(frames: int, joints: int, seed: int = 0) -> np.ndarray:
-    """A person-sized 2D skeleton drifting smoothly with detector-like jitter (pixels)."""
-    rng = np.random.default_rng(seed)
-    template = rng.uniform(-150, 150, size=(1, joints, 2)) + [960, 540]
-    drift = np.cumsum(rng.normal(scale=0.5, size=(frames, 1, 2)), axis=0)
-    wobble = np.cumsum(rng.normal(scale=0.3, size=(frames, joints, 2)), axis=0) * 0.1
-    return (template + drift + wobble + rng.normal(scale=1.0, size=(frames, joints, 2))).astype(np.float32)
+from engine.benchmark import time_lift  # noqa: E402
 
 
 def matmul_rate(threads: int, device: str = "cpu", size: int = 2048, repeats: int = 10) -> float:
@@ -75,10 +61,9 @@ def _measure(spec: dict, queue: mp.Queue) -> None:
 
 
 def _measure_inner(spec: dict) -> dict:
-    from engine.api import lift
-    from engine.backends import load_backend
-
     import os
+
+    from engine.backends import load_backend
 
     threads, device = spec["threads"], spec["device"]
     load = os.getloadavg()[0]
@@ -88,35 +73,12 @@ def _measure_inner(spec: dict) -> dict:
         import torch
 
         torch.set_num_threads(threads)
-    cfg = backend.config
-    points = synthetic_clip(spec["frames"], cfg.num_joints)
-    kwargs = {"mode": spec["mode"]}
-    if spec.get("batch_size"):
-        kwargs["batch_size"] = spec["batch_size"]
-    warm_up = 2 * cfg.num_frames if spec["mode"] == "fast" else 8  # accurate mode: one window per frame
-    lift(backend, points[:warm_up], None, IMAGE_SIZE, **kwargs)  # opens sessions, fills caches
-    times = []
-    for _ in range(spec["repeats"] if spec["mode"] == "fast" else 1):
-        stats = WindowStats()
-        start = time.perf_counter()
-        out = lift(backend, points, None, IMAGE_SIZE, stats=stats, **kwargs)
-        times.append(time.perf_counter() - start)
-    assert out.shape == (spec["frames"], cfg.num_joints, 3) and np.isfinite(out).all()
-    flops = sum(job_flops(cfg, job, frames) * count for (job, frames), count in stats.windows.items())
-    best = min(times)
+    repeats = spec["repeats"] if spec["mode"] == "fast" else 1
+    result = time_lift(backend, spec["frames"], spec["mode"], repeats, spec.get("batch_size"))
     return {
-        "backend": backend.name,
-        "device": backend.device,
-        "mode": spec["mode"],
-        "frames": spec["frames"],
-        "seconds_best": round(best, 4),
-        "seconds_all": [round(t, 4) for t in times],
-        "fps": round(spec["frames"] / best, 1),
-        "windows": {f"{job}x{frames}": count for (job, frames), count in stats.windows.items()},
-        "gflop": round(flops / 1e9, 2),
-        "achieved_gflops": round(flops / best / 1e9, 2),
+        **result,
         "matmul_gflops": round(rate / 1e9, 2),
-        "ratio_to_matmul": round(flops / best / rate, 3),
+        "ratio_to_matmul": round(result["achieved_gflops"] * 1e9 / rate, 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "load_average_before": round(load, 2),
     }
