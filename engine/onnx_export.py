@@ -44,7 +44,7 @@ def export_onnx(source: Any, out_stem: str | os.PathLike, jobs: tuple[str, ...] 
     unknown = [j for j in jobs if j not in JOBS]
     if unknown:
         raise ValueError(f"unknown jobs {unknown}; jobs: {', '.join(JOBS)}")
-    was_training = model.training
+    was_training, device = model.training, next(model.parameters()).device
     model = model.cpu().eval()
     out_stem = Path(out_stem)
     out_stem.parent.mkdir(parents=True, exist_ok=True)
@@ -90,7 +90,7 @@ def export_onnx(source: Any, out_stem: str | os.PathLike, jobs: tuple[str, ...] 
             os.replace(tmp, path)
             written[job] = path
     finally:
-        model.train(was_training)
+        model.to(device).train(was_training)
         registry_log.setLevel(log_level)
     return written
 

@@ -23,9 +23,6 @@ from .backends import Backend
 # Overlap between consecutive full-sequence windows, as a fraction of the window: enough to
 # cross-fade the window edges, small so that few frames are computed twice.
 DEFAULT_OVERLAP_FRACTION = 1 / 16
-# Frames per batch (windows x window length): big enough for efficient matrix products,
-# small enough to stay in cache and keep attention memory modest.
-DEFAULT_BATCH_FRAMES = 2048
 
 
 @dataclass
@@ -42,8 +39,9 @@ def default_overlap(window: int) -> int:
     return max(1, round(window * DEFAULT_OVERLAP_FRACTION))
 
 
-def default_batch_size(window: int) -> int:
-    return max(1, DEFAULT_BATCH_FRAMES // window)
+def default_batch_size(backend: Backend) -> int:
+    """Windows per batch: the backend's preferred frames per batch in whole windows."""
+    return max(1, backend.batch_frames // backend.config.num_frames)
 
 
 def window_starts(num_frames: int, window: int, overlap: int) -> np.ndarray:
@@ -87,7 +85,7 @@ def run_sequence(
             stats.add(job, n, 1)
         return out[:frames]
     overlap = default_overlap(n) if overlap is None else overlap
-    batch_size = default_batch_size(n) if batch_size is None else batch_size
+    batch_size = default_batch_size(backend) if batch_size is None else batch_size
     starts = window_starts(frames, n, overlap)
     total = None
     weight = np.zeros(frames, dtype=np.float32)
@@ -122,7 +120,7 @@ def run_centre(
     n = backend.config.num_frames
     half = n // 2
     frames = len(pose)
-    batch_size = default_batch_size(n) if batch_size is None else batch_size
+    batch_size = default_batch_size(backend) if batch_size is None else batch_size
     if flip_permutation is not None:
         batch_size = max(1, batch_size // 2)  # each window also runs mirrored
     padded = np.clip(np.arange(-half, frames + half), 0, frames - 1)  # edge padding at both ends
