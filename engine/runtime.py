@@ -1,0 +1,174 @@
+"""Windowed inference: clips of any length and frame rate through a fixed-window network.
+
+* Full-sequence jobs (fast lifting, 3D and 2D completion): a clip shorter than the window
+  is edge-padded to one window (as the authors pad at test time); a longer one is cut into
+  windows that overlap by a few frames and are cross-faded there. Windows run in batches,
+  so memory stays bounded by the batch, not the clip.
+* Centre-frame lifting (accurate mode): one window per frame, centred on it, edge-padded at
+  the clip's ends; optionally averaged with the horizontally flipped input (flip test-time
+  augmentation with the skeleton's left/right permutation).
+* Frame rate: inputs are resampled to the model's native rate and outputs back.
+
+Everything here is numpy; the network runs behind a :class:`~engine.backends.Backend`.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .backends import Backend
+
+# Overlap between consecutive full-sequence windows, as a fraction of the window: enough to
+# cross-fade the window edges, small so that few frames are computed twice.
+DEFAULT_OVERLAP_FRACTION = 1 / 16
+
+
+@dataclass
+class WindowStats:
+    """Windows actually run, by (job, window length): for FLOP accounting and benchmarks."""
+
+    windows: Counter = field(default_factory=Counter)
+
+    def add(self, job: str, frames: int, count: int) -> None:
+        self.windows[(job, frames)] += count
+
+
+def default_overlap(window: int) -> int:
+    return max(1, round(window * DEFAULT_OVERLAP_FRACTION))
+
+
+def default_batch_size(backend: Backend) -> int:
+    """Windows per batch: the backend's preferred frames per batch in whole windows."""
+    return max(1, backend.batch_frames // backend.config.num_frames)
+
+
+def window_starts(num_frames: int, window: int, overlap: int) -> np.ndarray:
+    """First frame of each window covering ``num_frames`` frames (``num_frames >= window``);
+    consecutive windows overlap by ``overlap`` frames, the last one is aligned to the end."""
+    if not 0 <= overlap < window:
+        raise ValueError(f"overlap must be in [0, {window}) frames for a {window}-frame window, got {overlap}")
+    starts = np.arange(0, num_frames - window, window - overlap)
+    return np.append(starts, num_frames - window)
+
+
+def _ramp_weights(window: int, overlap: int, fade_in: bool, fade_out: bool) -> np.ndarray:
+    """Cross-fade weights: linear ramps over ``overlap`` frames at the faded ends, 1 elsewhere;
+    two windows overlapping by exactly ``overlap`` frames get weights summing to 1."""
+    w = np.ones(window, dtype=np.float32)
+    ramp = np.arange(1, overlap + 1, dtype=np.float32) / (overlap + 1)
+    if fade_in and overlap:
+        w[:overlap] = ramp
+    if fade_out and overlap:
+        w[window - overlap :] = ramp[::-1]
+    return w
+
+
+def run_sequence(
+    backend: Backend,
+    job: str,
+    pose: np.ndarray,
+    visible: np.ndarray,
+    overlap: int | None = None,
+    batch_size: int | None = None,
+    stats: WindowStats | None = None,
+) -> np.ndarray:
+    """Run a full-sequence job over a whole clip: ``pose`` (F, J, C) float32, ``visible`` (F, J)
+    -> (F, J, C_out)."""
+    n = backend.config.num_frames
+    frames = len(pose)
+    if frames <= n:
+        index = np.minimum(np.arange(n), frames - 1)  # edge padding after the clip
+        out = backend.run(job, pose[index][None], visible[index][None])[0]
+        if stats is not None:
+            stats.add(job, n, 1)
+        return out[:frames]
+    overlap = default_overlap(n) if overlap is None else overlap
+    batch_size = default_batch_size(backend) if batch_size is None else batch_size
+    starts = window_starts(frames, n, overlap)
+    total = None
+    weight = np.zeros(frames, dtype=np.float32)
+    offsets = np.arange(n)
+    for b in range(0, len(starts), batch_size):
+        batch = starts[b : b + batch_size]
+        index = batch[:, None] + offsets
+        out = backend.run(job, pose[index], visible[index])
+        if total is None:
+            total = np.zeros((frames,) + out.shape[2:], dtype=np.float32)
+        for k, start in enumerate(batch):
+            w = _ramp_weights(n, overlap, fade_in=start > 0, fade_out=start + n < frames)
+            total[start : start + n] += out[k] * w[:, None, None]
+            weight[start : start + n] += w
+    if stats is not None:
+        stats.add(job, n, len(starts))
+    return total / weight[:, None, None]
+
+
+def run_centre(
+    backend: Backend,
+    pose: np.ndarray,
+    visible: np.ndarray,
+    flip_permutation: np.ndarray | None = None,
+    batch_size: int | None = None,
+    stats: WindowStats | None = None,
+) -> np.ndarray:
+    """Centre-frame lifting of every frame: (F, J, 2) -> (F, J, 3), one window per frame.
+
+    With ``flip_permutation`` the horizontally mirrored input (x -> -x, left/right joints
+    swapped) runs too, and its mirrored-back output is averaged in."""
+    n = backend.config.num_frames
+    half = n // 2
+    frames = len(pose)
+    batch_size = default_batch_size(backend) if batch_size is None else batch_size
+    if flip_permutation is not None:
+        batch_size = max(1, batch_size // 2)  # each window also runs mirrored
+    padded = np.clip(np.arange(-half, frames + half), 0, frames - 1)  # edge padding at both ends
+    out = np.empty((frames, pose.shape[1], 3), dtype=np.float32)
+    offsets = np.arange(n)
+    mirror = np.array([-1.0, 1.0], dtype=np.float32)
+    for b in range(0, frames, batch_size):
+        centres = np.arange(b, min(b + batch_size, frames))
+        index = padded[centres[:, None] + offsets]
+        x, v = pose[index], visible[index]
+        if flip_permutation is None:
+            out[centres] = backend.run("lift_centre", x, v)
+            continue
+        xf = x[:, :, flip_permutation] * mirror
+        both = backend.run("lift_centre", np.concatenate([x, xf]), np.concatenate([v, v[:, :, flip_permutation]]))
+        plain, flipped = both[: len(centres)], both[len(centres) :]
+        out[centres] = 0.5 * (plain + flipped[:, flip_permutation] * np.array([-1.0, 1.0, 1.0], dtype=np.float32))
+    if stats is not None:
+        stats.add("lift_centre", n, frames * (1 if flip_permutation is None else 2))
+    return out
+
+
+def resample(
+    values: np.ndarray, visible: np.ndarray | None, src_fps: float, dst_fps: float, num_out: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Linear resampling of (F, J, C) values from ``src_fps`` to ``dst_fps`` (same start time).
+
+    A resampled joint is visible when its visible source neighbours carry at least half the
+    interpolation weight (in effect: when its nearest source frame has it); its value is
+    interpolated from the visible neighbours only. ``num_out`` fixes the output length
+    (default: every output time within the clip). Returns (values, visible)."""
+    frames = len(values)
+    if visible is None:
+        visible = np.ones(values.shape[:2], dtype=bool)
+    if num_out is None:
+        num_out = int(np.floor((frames - 1) * dst_fps / src_fps + 1e-9)) + 1
+    position = np.arange(num_out) * (src_fps / dst_fps)
+    i0 = np.clip(np.floor(position).astype(np.int64), 0, frames - 1)
+    i1 = np.minimum(i0 + 1, frames - 1)
+    a = np.clip(position - i0, 0.0, 1.0).astype(np.float32)[:, None]
+    w0 = (1.0 - a) * visible[i0]
+    w1 = a * visible[i1]
+    total = w0 + w1
+    out_visible = total >= 0.5
+    safe = np.where(visible[..., None], values, 0.0).astype(np.float32)
+    mixed = (w0[..., None] * safe[i0] + w1[..., None] * safe[i1]) / np.maximum(total, 1e-12)[..., None]
+    return np.where(out_visible[..., None], mixed, 0.0).astype(np.float32), out_visible
+
+
+def needs_resampling(fps: float | None, model_fps: float) -> bool:
+    return fps is not None and abs(fps - model_fps) > 1e-6 * model_fps
