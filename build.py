@@ -132,8 +132,10 @@ def stage(platforms: list[str], model: Path | None) -> Path:
             continue
         if source.is_dir():
             shutil.copytree(source, target, ignore=IGNORE, dirs_exist_ok=True)
-        else:
+        elif source.is_file():
             shutil.copy2(source, target)
+        else:  # e.g. no presets yet: the folder still exists in the extension
+            target.mkdir(parents=True, exist_ok=True)
     models = STAGE / "assets" / "models"
     models.mkdir(parents=True, exist_ok=True)
     if model is not None:

@@ -18,12 +18,12 @@ from .blender_env import BLENDER_VENVS, REPO, run_in_blender, venv_python
 @pytest.fixture(scope="session")
 def extension_zip(tmp_path_factory) -> str:
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run(
+    build = subprocess.run(
         [sys.executable, str(REPO / "build.py"), "--platform", "linux-x64", "--out", str(out)],
-        check=True,
         capture_output=True,
         text=True,
     )
+    assert build.returncode == 0, f"build.py failed:\n{build.stdout[-3000:]}\n{build.stderr[-3000:]}"
     (zip_path,) = out.glob("mpm_pose-*-linux_x64.zip")
     return str(zip_path)
 
