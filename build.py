@@ -128,8 +128,6 @@ def stage(platforms: list[str], model: Path | None) -> Path:
     STAGE.mkdir(parents=True)
     for src, dst in COPIES.items():
         source, target = REPO / src, STAGE / dst
-        if not source.exists():  # an asset folder no part has filled yet
-            continue
         if source.is_dir():
             shutil.copytree(source, target, ignore=IGNORE, dirs_exist_ok=True)
         elif source.is_file():
