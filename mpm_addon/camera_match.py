@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bpy
 import numpy as np
+from mathutils import Matrix
 
 
 def clip_intrinsics(clip: bpy.types.MovieClip, size: tuple[int, int]) -> tuple[float, float, float, float]:
@@ -58,7 +59,7 @@ def new_matching_camera(
     background.clip = clip
     background.alpha = 0.8
     obj = bpy.data.objects.new(name, data)
-    obj.matrix_world = [list(row) for row in matrix_world]
+    obj.matrix_world = Matrix([list(row) for row in matrix_world])
     obj.rotation_mode = "XYZ"
     collection.objects.link(obj)
     return obj
