@@ -40,6 +40,7 @@ def draw_actions(layout: bpy.types.UILayout, context: bpy.types.Context) -> None
     col = layout.column(align=True)
     col.operator("mpm.import_keypoints", icon="IMPORT")
     col.operator("mpm.lift_2d_tracks", icon="ARMATURE_DATA")
+    col.operator("mpm.add_mannequin", icon="OUTLINER_OB_MESH")
 
 
 class MPM_PT_view3d(bpy.types.Panel):

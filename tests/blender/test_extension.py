@@ -67,7 +67,7 @@ def test_panels_draw_without_a_clip(scene, extension):
         assert any(t.startswith("Model:") for t in texts), texts
         assert any(t.startswith("Backend:") for t in texts), texts
         operators = [args[0] for name, args, _ in layout.log if name == "operator"]
-        assert operators == ["mpm.import_keypoints", "mpm.lift_2d_tracks"]
+        assert operators == ["mpm.import_keypoints", "mpm.lift_2d_tracks", "mpm.add_mannequin"]
 
 
 def test_panels_draw_the_clip_and_its_joint_tracks(scene, extension):
