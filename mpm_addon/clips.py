@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Movie clips: empty clips for imported keypoints, and the timing and size of any clip.
+"""Movie clips: empty clips for imported keypoints, and the frame rate and size of any clip.
 
 Blender has no ``movieclips.new``: an empty clip is a sequence of blank PNG frames (one
 image, the rest hard links to it) in the extension's user folder, loaded as a clip with a
@@ -10,25 +10,12 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import bpy
 
 FPS_PROP = "mpm_fps"
 SIZE_PROP = "mpm_size"
-
-
-@dataclass(frozen=True)
-class ClipTiming:
-    """Where a clip's frames fall: clip frame ``f`` (1-based) plays at scene frame
-    ``frame_start + f - 1``; ``fps`` is the clip's own frame rate."""
-
-    frame_start: int
-    fps: float
-
-    def scene_frame(self, clip_frame):
-        return self.frame_start + clip_frame - 1
 
 
 def scene_fps(scene: bpy.types.Scene) -> float:
@@ -52,10 +39,6 @@ def clip_size(clip: bpy.types.MovieClip) -> tuple[int, int]:
     if stored:
         return int(stored[0]), int(stored[1])
     raise ValueError(f"movie clip {clip.name!r} has no size: its footage {clip.filepath!r} cannot be read")
-
-
-def clip_timing(clip: bpy.types.MovieClip, scene: bpy.types.Scene) -> ClipTiming:
-    return ClipTiming(frame_start=int(clip.frame_start), fps=clip_fps(clip, scene))
 
 
 def blank_frames_folder() -> Path:

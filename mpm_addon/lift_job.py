@@ -9,7 +9,7 @@ middle one in a worker thread:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -74,7 +74,6 @@ class LiftOutput:
     reprojection_px: float | None = None  # median, when the root trajectory was recovered
     smoothing: tuple[float, float] | None = None  # acceleration error before / after, mm/frame^2
     backend_name: str = ""
-    notes: list[str] = field(default_factory=list)
 
 
 def all_joint_names() -> tuple[str, ...]:
@@ -194,7 +193,15 @@ def compute(
         done += count
         progress(min(done / total, 1.0))
 
-    try:
+    lengths = inp.lengths
+    if lengths is not None and len(lengths) != len(skel.bones):
+        raise LiftError(
+            f"the target armature has {len(lengths)} bone lengths but the model's skeleton {skel.name!r} "
+            f"has {len(skel.bones)} bones: lift onto a new armature"
+        )
+    out = LiftOutput(skeleton=skel.name, poses=np.zeros(0), lengths=np.zeros(0), missing=missing,
+                     backend_name=backend.name)
+    try:  # the engine's errors (InputError) say what is wrong with the tracks
         poses = api.lift(
             ProgressBackend(backend, on_windows, cancelled),
             points,
@@ -204,30 +211,25 @@ def compute(
             mode=settings.mode,
             min_confidence=settings.min_confidence,
         )
-    except ValueError as exc:  # the engine's InputError: says what is wrong with the tracks
+        if cancelled():
+            raise Cancelled()
+        if settings.smoothing != "none":
+            smoothed = api.smooth(poses, inp.fps, filter=settings.smoothing)
+            poses = smoothed.poses
+            out.smoothing = (smoothed.accel_error_before, smoothed.accel_error_after)
+        fitted = api.fit_bone_lengths(poses, skel, lengths=lengths)
+        out.lengths = bone_lengths(fitted, skel) if lengths is None else lengths
+        if settings.root_motion:
+            root = api.estimate_root_trajectory(
+                points, fitted, intrinsics=inp.intrinsics, confidence=confidence, fps=inp.fps,
+                min_confidence=settings.min_confidence,
+            )
+            fitted = fitted + root[:, None].astype(np.float32)
+            out.reprojection_px = median_reprojection_error(
+                fitted, points, confidence >= settings.min_confidence, inp.intrinsics
+            )
+    except ValueError as exc:
         raise LiftError(f"cannot lift the tracks of {inp.clip!r}: {exc}") from None
-    if cancelled():
-        raise Cancelled()
-    out = LiftOutput(skeleton=skel.name, poses=poses, lengths=np.zeros(0), missing=missing, backend_name=backend.name)
-    if settings.smoothing != "none":
-        smoothed = api.smooth(poses, inp.fps, filter=settings.smoothing)
-        poses = smoothed.poses
-        out.smoothing = (smoothed.accel_error_before, smoothed.accel_error_after)
-    lengths = inp.lengths
-    if lengths is not None and len(lengths) != len(skel.bones):
-        raise LiftError(
-            f"the target armature has {len(lengths)} bone lengths but the model's skeleton {skel.name!r} "
-            f"has {len(skel.bones)} bones: lift onto a new armature"
-        )
-    fitted = api.fit_bone_lengths(poses, skel, lengths=lengths)
-    out.lengths = bone_lengths(fitted, skel) if lengths is None else lengths
-    if settings.root_motion:
-        root = api.estimate_root_trajectory(
-            points, fitted, intrinsics=inp.intrinsics, confidence=confidence, fps=inp.fps,
-            min_confidence=settings.min_confidence,
-        )
-        fitted = fitted + root[:, None].astype(np.float32)
-        out.reprojection_px = median_reprojection_error(fitted, points, confidence >= settings.min_confidence, inp.intrinsics)
     out.poses = fitted
     return out
 

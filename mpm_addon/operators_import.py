@@ -133,7 +133,11 @@ class MPM_OT_import_keypoints(bpy.types.Operator):
             self.report({"ERROR"}, "No keypoint file or folder given")
             return {"CANCELLED"}
         clip = _current_clip(context) if self.clip_target == "CURRENT" else None
-        size = clips.clip_size(clip) if clip is not None else None
+        try:
+            size = clips.clip_size(clip) if clip is not None else None
+        except ValueError as exc:
+            self.report({"ERROR"}, f"Cannot import onto the current clip: {exc}; choose New Empty Clip")
+            return {"CANCELLED"}
         if size is None and self.width and self.height:
             size = (self.width, self.height)
         try:

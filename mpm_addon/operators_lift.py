@@ -12,7 +12,7 @@ import threading
 import bpy
 
 from . import lift_job
-from .baking import SKELETON_PROP
+from .baking import LENGTHS_PROP, SKELETON_PROP
 from .lift_job import Cancelled, LiftError, LiftSettings, find_clip
 from .models import ModelError
 from .preferences import get_preferences
@@ -114,7 +114,7 @@ class MPM_OT_lift_2d_tracks(bpy.types.Operator):
         if self.target == "NEW":
             return None
         obj = context.active_object
-        if obj is None or obj.type != "ARMATURE" or SKELETON_PROP not in obj:
+        if obj is None or obj.type != "ARMATURE" or SKELETON_PROP not in obj or LENGTHS_PROP not in obj:
             raise LiftError("the active object is not an MPM armature: select one, or lift onto a New Armature")
         return obj
 
