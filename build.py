@@ -17,6 +17,7 @@ import argparse
 import glob
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -29,11 +30,17 @@ WHEEL_CACHE = REPO / "build" / "wheels"
 
 # Blender 4.2-5.0 run Python 3.11; Blender 5.1+ runs 3.13.
 PYTHONS = ("3.11", "3.13")
-# Blender platform name -> pip platform tags (the newest first).
+# Blender platform name -> pip platform tags to ask for (the newest first).
 PLATFORMS = {
     "linux-x64": ["manylinux_2_28_x86_64", "manylinux2014_x86_64", "manylinux_2_17_x86_64"],
     "windows-x64": ["win_amd64"],
     "macos-arm64": ["macosx_14_0_arm64", "macosx_11_0_arm64"],
+}
+# Wheel platform tags that run there (pip may answer with an older or universal wheel).
+PLATFORM_TAG_PATTERNS = {
+    "linux-x64": r"(many|musl)?linux\w*_x86_64",
+    "windows-x64": r"win_amd64",
+    "macos-arm64": r"macosx_\d+_\d+_(arm64|universal2)",
 }
 # ONNX Runtime and everything it imports that Blender does not ship (Blender has numpy).
 PLATFORM_WHEELS = ["onnxruntime==1.32.0", "protobuf==7.36.2"]
@@ -52,30 +59,39 @@ def pip_download(requirement: str, dest: Path, platform_tags: list[str] | None, 
     subprocess.run(cmd, check=True)
 
 
+def wheel_fits(wheel: Path, requirement: str, platform: str | None, python: str | None) -> bool:
+    """Whether ``wheel`` is ``requirement``'s, for ``platform`` and ``python`` (None: pure Python)."""
+    name, version = requirement.split("==")
+    parts = wheel.name[: -len(".whl")].split("-")
+    if len(parts) < 5 or parts[0].lower().replace("_", "-") != name.lower() or parts[1] != version:
+        return False
+    python_tag, abi_tag, platform_tag = parts[-3:]
+    if platform is None:
+        return platform_tag == "any"
+    abi = "cp" + python.replace(".", "")
+    if abi_tag != abi and not (abi_tag == "abi3" and int(python_tag.removeprefix("cp") or 0) <= int(abi[2:])):
+        return False
+    return any(re.fullmatch(PLATFORM_TAG_PATTERNS[platform], tag) for tag in platform_tag.split("."))
+
+
 def fetch_wheels(platforms: list[str]) -> list[Path]:
     """Download (once) the wheels the extension bundles for ``platforms``."""
     WHEEL_CACHE.mkdir(parents=True, exist_ok=True)
     wheels: list[Path] = []
 
-    def cached(requirement: str, pattern: str) -> list[Path]:
-        name, version = requirement.split("==")
-        return [Path(p) for p in glob.glob(str(WHEEL_CACHE / f"{name}-{version}-{pattern}.whl"))]
+    def cached(requirement: str, platform: str | None, python: str | None) -> list[Path]:
+        return sorted(w for w in WHEEL_CACHE.glob("*.whl") if wheel_fits(w, requirement, platform, python))
 
     for requirement in PURE_WHEELS:
-        if not cached(requirement, "*none-any"):
+        if not cached(requirement, None, None):
             pip_download(requirement, WHEEL_CACHE, None, None)
-        wheels += cached(requirement, "*none-any")
+        wheels += cached(requirement, None, None)[:1]
     for platform in platforms:
-        tags = PLATFORMS[platform]
         for python in PYTHONS:
-            abi = "cp" + python.replace(".", "")
             for requirement in PLATFORM_WHEELS:
-                found = [w for tag in tags for w in cached(requirement, f"*{tag}")]
-                found = [w for w in found if f"-{abi}-" in w.name or "-abi3-" in w.name]
-                if not found:
-                    pip_download(requirement, WHEEL_CACHE, tags, python)
-                    found = [w for tag in tags for w in cached(requirement, f"*{tag}")]
-                    found = [w for w in found if f"-{abi}-" in w.name or "-abi3-" in w.name]
+                if not cached(requirement, platform, python):
+                    pip_download(requirement, WHEEL_CACHE, PLATFORMS[platform], python)
+                found = cached(requirement, platform, python)
                 if not found:
                     raise SystemExit(f"no {requirement} wheel for {platform} / Python {python}")
                 wheels += found[:1]

@@ -5,9 +5,9 @@ A thin Blender layer over the bundled ``engine`` package (no model or maths here
 preferences, panels and operators that read Blender data, call the engine and write
 Blender data back.
 """
-from . import panels, preferences
+from . import mannequin, operators_import, operators_lift, panels, preferences
 
-_modules = (preferences, panels)
+_modules = (preferences, operators_import, operators_lift, mannequin, panels)
 
 
 def register() -> None:

@@ -4,19 +4,43 @@ from __future__ import annotations
 
 import bpy
 
+from .lift_job import all_joint_names, find_clip
 from .preferences import bundled_models, get_preferences, module_available
+from .track_names import match_tracks
 
 
 def draw_status(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
     prefs = get_preferences(context)
     col = layout.column(align=True)
-    model = prefs.model_path or ", ".join(p.stem for p in bundled_models()) or "no model"
+    model = bpy.path.basename(prefs.model_path) if prefs.model_path else ", ".join(bundled_models()) or "no model"
     col.label(text=f"Model: {model}", icon="FILE")
     runtime_ok = module_available("onnxruntime") or module_available("torch")
     col.label(
         text="Backend: " + prefs.backend.replace("ONNXRUNTIME", "ONNX Runtime").title(),
         icon="CHECKMARK" if runtime_ok else "ERROR",
     )
+
+
+def draw_clip_summary(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
+    """Which clip and tracking object a lift would read, and how many joints it finds."""
+    clip = find_clip(context)
+    box = layout.box()
+    if clip is None:
+        box.label(text="No movie clip", icon="INFO")
+        return
+    tracking_object = clip.tracking.objects.active
+    joints = all_joint_names()
+    found, _ = match_tracks([t.name for t in tracking_object.tracks], joints)
+    box.label(text=f"Clip: {clip.name}", icon="SEQUENCE")
+    box.label(text=f"Tracks: {tracking_object.name}", icon="TRACKING")
+    box.label(text=f"Joints tracked: {len(found)} of {len(joints)}", icon="CHECKMARK" if found else "ERROR")
+
+
+def draw_actions(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
+    col = layout.column(align=True)
+    col.operator("mpm.import_keypoints", icon="IMPORT")
+    col.operator("mpm.lift_2d_tracks", icon="ARMATURE_DATA")
+    col.operator("mpm.add_mannequin", icon="OUTLINER_OB_MESH")
 
 
 class MPM_PT_view3d(bpy.types.Panel):
@@ -27,6 +51,8 @@ class MPM_PT_view3d(bpy.types.Panel):
     bl_category = "MPM"
 
     def draw(self, context: bpy.types.Context) -> None:
+        draw_clip_summary(self.layout, context)
+        draw_actions(self.layout, context)
         draw_status(self.layout, context)
 
 
@@ -38,6 +64,8 @@ class MPM_PT_clip(bpy.types.Panel):
     bl_category = "MPM"
 
     def draw(self, context: bpy.types.Context) -> None:
+        draw_clip_summary(self.layout, context)
+        draw_actions(self.layout, context)
         draw_status(self.layout, context)
 
 

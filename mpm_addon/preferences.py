@@ -7,6 +7,8 @@ from pathlib import Path
 
 import bpy
 
+from .engine.backends import JOBS
+
 PACKAGE = __package__
 BUNDLED_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "models"
 
@@ -21,9 +23,12 @@ def module_available(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
 
-def bundled_models() -> list[Path]:
-    """ONNX model sets shipped inside the extension (one ``<stem>.json`` each)."""
-    return sorted(BUNDLED_MODEL_DIR.glob("*.json")) if BUNDLED_MODEL_DIR.is_dir() else []
+def bundled_models() -> list[str]:
+    """Stems of the ONNX model sets shipped inside the extension (``<stem>.<job>.onnx``)."""
+    if not BUNDLED_MODEL_DIR.is_dir():
+        return []
+    suffixes = tuple(f".{job}.onnx" for job in JOBS)
+    return sorted({p.name[: -len(s)] for p in BUNDLED_MODEL_DIR.glob("*.onnx") for s in suffixes if p.name.endswith(s)})
 
 
 class MPMPreferences(bpy.types.AddonPreferences):
@@ -66,7 +71,7 @@ class MPMPreferences(bpy.types.AddonPreferences):
         layout.prop(self, "backend")
         layout.prop(self, "model_path")
         if not self.model_path:
-            names = ", ".join(p.stem for p in bundled_models()) or "none bundled"
+            names = ", ".join(bundled_models()) or "none bundled"
             layout.label(text=f"Bundled model: {names}")
         layout.prop(self, "default_mode")
         layout.prop(self, "min_confidence")

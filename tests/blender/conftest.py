@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from importlib import import_module
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,46 @@ class RecordingLayout:
 
     def texts(self) -> list[str]:
         return [k.get("text", "") for _, _, k in self.log]
+
+
+def ext(name: str):
+    """A module of the installed extension, e.g. ``ext("engine.api")``."""
+    return import_module(f"{MODULE}.{name}")
+
+
+def report_errors(call) -> str:
+    """Run an operator call expected to fail; return Blender's error report text."""
+    with pytest.raises(RuntimeError) as info:
+        call()
+    return str(info.value)
+
+
+@pytest.fixture
+def bundled_model(extension) -> str:
+    """The model the extension bundles (the tests' zip carries the tiny random model)."""
+    stems = ext("preferences").bundled_models()
+    if not stems:
+        pytest.fail("the extension zip bundles no model: build it with `build.py --model STEM` (tests/test_in_blender.py does)")
+    return stems[0]
+
+
+@pytest.fixture
+def preferences(extension):
+    """The extension's preferences, restored after the test."""
+    prefs = bpy.context.preferences.addons[MODULE].preferences
+    saved = {name: getattr(prefs, name) for name in ("backend", "model_path", "default_mode", "min_confidence")}
+    yield prefs
+    for name, value in saved.items():
+        setattr(prefs, name, value)
+    ext("models").clear_cache()
+
+
+@pytest.fixture
+def shipped_model(preferences):
+    """Use the repository's shipped (trained) model: model-quality checks need it, the tiny
+    random model in the tests' zip cannot pass them."""
+    stem = os.environ.get("MPM_SHIPPED_MODEL")
+    if not stem:
+        pytest.skip("no shipped model in assets/models yet: model-quality checks run once one is there")
+    preferences.model_path = stem
+    return stem

@@ -52,11 +52,41 @@ def test_engine_is_bundled_and_bpy_free(extension):
     assert all(m.skeleton in skeleton.skeleton_names() for m in presets.values())
 
 
-def test_panels_draw(scene, extension):
+def draw_panel(panel_cls) -> RecordingLayout:
+    layout = RecordingLayout()
+    # A Panel instance can only be made by Blender; draw() needs nothing but .layout.
+    panel_cls.draw(type("PanelStandIn", (), {"layout": layout})(), bpy.context)
+    return layout
+
+
+def test_panels_draw_without_a_clip(scene, extension):
     for panel_cls in (bpy.types.MPM_PT_view3d, bpy.types.MPM_PT_clip):
-        layout = RecordingLayout()
-        # A Panel instance can only be made by Blender; draw() needs nothing but .layout.
-        panel_cls.draw(type("PanelStandIn", (), {"layout": layout})(), bpy.context)
+        layout = draw_panel(panel_cls)
         texts = layout.texts()
+        assert "No movie clip" in texts
         assert any(t.startswith("Model:") for t in texts), texts
         assert any(t.startswith("Backend:") for t in texts), texts
+        operators = [args[0] for name, args, _ in layout.log if name == "operator"]
+        assert operators == ["mpm.import_keypoints", "mpm.lift_2d_tracks", "mpm.add_mannequin"]
+
+
+def test_panels_draw_the_clip_and_its_joint_tracks(scene, extension):
+    clip_module = import_module(MODULE + ".clips")
+    clip = clip_module.new_empty_clip("footage", 320, 240, 3, 30.0, 1)
+    tracking_object = clip.tracking.objects.new("actor")
+    for name in ("pelvis", "LKnee", "knee.R", "lamp"):
+        tracking_object.tracks.new(name=name, frame=1)
+    clip.tracking.objects.active = tracking_object
+    scene.active_clip = clip
+    texts = draw_panel(bpy.types.MPM_PT_clip).texts()
+    assert "Clip: footage" in texts and "Tracks: actor" in texts
+    assert "Joints tracked: 3 of 19" in texts
+
+
+def test_preferences_draw(extension):
+    prefs = bpy.context.preferences.addons[MODULE].preferences
+    layout = RecordingLayout()
+    type(prefs).draw(type("PrefsStandIn", (), {"layout": layout, **{k: getattr(prefs, k) for k in (
+        "backend", "model_path", "default_mode", "min_confidence")}})(), bpy.context)
+    texts = layout.texts()
+    assert any(t.startswith("Bundled model:") for t in texts) and "ONNX Runtime: available" in texts
