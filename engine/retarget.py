@@ -39,6 +39,8 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
+from . import feet
+from .feet import FootContacts, detect_contacts, floor_offset
 from .fk import heads_and_tails, pose_matrices, topological_order
 from .rig_mapping import RigMapping
 from .rotations import axis_angle_matrix, matrix_to_euler, matrix_to_quaternion, normalize, quaternion_continuity, swing, two_vector_frame, vec_roll_to_matrix
@@ -391,7 +393,8 @@ class Retargeter:
         motion's positions (default: rig leg length / motion leg length), so the rig's
         feet travel as far as its legs allow. ``root_motion``: move the pelvis bone (else
         it turns in place). ``leg_reach``: place the knee so the rig's own thigh and shin
-        put the ankle exactly on its target (for locked feet)."""
+        put the ankle exactly on its target (for locked feet), sinking the pelvis where a
+        leg would otherwise have to stretch."""
         positions = np.asarray(positions, dtype=np.float64)
         j = self.skel.num_joints
         if positions.ndim != 3 or positions.shape[1:] != (j, 3):
@@ -513,6 +516,8 @@ class Retargeter:
                 goal = self._t(targets, "pelvis")
                 moved = np.einsum("fij,fj->fi", rot, pelvis_point - rig.heads[b])
                 head = np.where(ok[:, None] & np.isfinite(goal).all(-1, keepdims=True), goal - moved, head_now)
+                if leg_reach:
+                    head = head - self._reach_drop(b, rot, head, targets, local)[:, None] * self._rest_up()
                 root_bone = rig.names[b]
             delta[ok, :3, 3] = head[ok] - np.einsum("fij,j->fi", rot[ok], rig.heads[b])
             deltas[:, b] = delta
@@ -579,6 +584,33 @@ class Retargeter:
         base = follow[:, :3, :3]
         rot = swing(np.einsum("fij,fj->fi", base, aim_r), aim_t) @ base
         return rot, _finite(aim_t)
+
+    def _rest_up(self) -> np.ndarray:
+        """The rig's up direction: pelvis to thorax in its rest pose."""
+        rj = self.rest_joints
+        low = rj.get("pelvis", 0.5 * (rj["left_hip"] + rj["right_hip"]) if "left_hip" in rj and "right_hip" in rj else None)
+        high = rj.get("thorax", rj.get("spine"))
+        if low is None or high is None:
+            raise RetargetError("leg reach needs the rig's pelvis (or hips) and spine or thorax mapped")
+        return normalize(high - low)
+
+    def _reach_drop(self, b, rot, head, targets, local) -> np.ndarray:
+        """How far (F,) the pelvis must sink for both legs to reach their ankle targets."""
+        up = self._rest_up()
+        drop = np.zeros(len(targets))
+        for side in ("left", "right"):
+            hip, knee, ankle = (f"{side}_{j}" for j in ("hip", "knee", "ankle"))
+            if not all(j in self.sources for j in (hip, knee, ankle)):
+                continue
+            reach = 0.9999 * (np.linalg.norm(self.rest_joints[knee] - self.rest_joints[hip])
+                              + np.linalg.norm(self.rest_joints[ankle] - self.rest_joints[knee]))
+            hip_at = head + np.einsum("fij,fj->fi", rot, self._point_in(b, hip, local) - self.rig.heads[b])
+            v = hip_at - self._t(targets, ankle)
+            vu = v @ up
+            disc = vu * vu - np.sum(v * v, -1) + reach * reach
+            need = np.where(disc >= 0, vu - np.sqrt(np.maximum(disc, 0.0)), vu)
+            drop = np.fmax(drop, np.nan_to_num(need, nan=0.0))
+        return drop
 
     def _reach(self, targets, b, hip, knee, ankle, local, hip_now) -> None:
         """Move the knee target so the rig's own thigh and shin reach the ankle target."""
@@ -684,6 +716,47 @@ def _between_confident(values: np.ndarray, confident: np.ndarray, axis: np.ndarr
     angle = np.arctan2(np.sum(np.cross(before, after) * axis, -1), np.sum(before * after, -1))
     weight = np.where(both, (idx - last) / np.maximum(nxt - last, 1), 0.0)
     return np.einsum("fij,fj->fi", axis_angle_matrix(axis, weight * angle), before)
+
+
+def motion_targets(
+    retargeter: Retargeter,
+    positions: np.ndarray,
+    armature_to_world: np.ndarray | None = None,
+    *,
+    fps: float | None = None,
+    lock_feet: bool = False,
+    align_floor: bool = False,
+    root_scale: float | None = None,
+) -> tuple[np.ndarray, float, FootContacts | None]:
+    """Joint positions in metres (F, J, 3, world axes, Z up, the motion's origin placed at
+    the armature's) -> retarget targets in armature space, for :meth:`Retargeter.solve`
+    with ``root_scale=1``.
+
+    ``armature_to_world``: the armature object's 3x3 world matrix part (rotation and
+    scale: a Mixamo import is Y up in centimetres). The motion is scaled by the rig's leg
+    length over the motion's (``root_scale`` overrides); with ``lock_feet`` its ankle
+    and toe contacts are held still, with ``align_floor`` the lowest contacts go to the
+    heights the rig's ankles and toes stand at. Returns (targets, scale, contacts)."""
+    positions = np.asarray(positions, dtype=np.float64)
+    linear = np.eye(3) if armature_to_world is None else np.asarray(armature_to_world, dtype=np.float64)[:3, :3]
+    unit = abs(np.linalg.det(linear)) ** (1.0 / 3.0)
+    if root_scale is None:
+        rig_leg, motion_leg = retargeter.leg_length(), retargeter.leg_length(positions)
+        root_scale = rig_leg * unit / motion_leg if rig_leg and motion_leg else 1.0
+    targets = positions * root_scale
+    contacts = None
+    skel = retargeter.skel
+    if lock_feet or align_floor:
+        if not fps:
+            raise RetargetError("feet locking and floor alignment need the motion's frame rate (fps)")
+        contacts = detect_contacts(positions, skel, fps)
+    if lock_feet:
+        targets = feet.lock_feet(targets, contacts, skel)
+    if align_floor:
+        heights = {j: float((linear @ p)[2]) for j, p in retargeter.rest_joints.items() if j in contacts.joints}
+        targets = targets.copy()
+        targets[..., 2] += floor_offset(targets, contacts, skel, heights)
+    return targets @ np.linalg.inv(linear).T, float(root_scale), contacts
 
 
 def retarget(
