@@ -30,7 +30,7 @@ any bone roll work alike):
 ``parts`` limits a solve to limb groups of the skeleton (``left_arm``, ``torso`` ...):
 other bones keep their animation, and without ``torso`` the chosen limbs' motion is
 carried over relative to the rig's current body (chest for arms and head, pelvis for
-legs).
+legs). ``only`` limits it to named bones (completing the bones an animation lacks).
 """
 from __future__ import annotations
 
@@ -194,7 +194,9 @@ class _Drive:
 class Retargeter:
     """Plan once for a rig and mapping; :meth:`solve` any number of clips."""
 
-    def __init__(self, rig: RigRest, mapping: RigMapping, parts: Iterable[str] | None = None) -> None:
+    def __init__(
+        self, rig: RigRest, mapping: RigMapping, parts: Iterable[str] | None = None, only: Iterable[str] | None = None
+    ) -> None:
         self.rig = rig
         self.mapping = mapping
         self.skel = mapping.skel
@@ -209,6 +211,12 @@ class Retargeter:
         self.rest_joints = self._rest_joint_positions()
         self.parts = self._check_parts(parts)
         self.drives = self._plan()
+        if only is not None:
+            only = set(only)
+            unknown = sorted(only - set(rig.names))
+            if unknown:
+                raise RetargetError(f"bones {unknown} are not in the rig")
+            self.drives = {b: d for b, d in self.drives.items() if rig.names[b] in only}
         if not self.drives:
             raise RetargetError(
                 f"mapping {mapping.name!r} drives no bone of this rig: map the hips, spine and limb joints"
@@ -350,6 +358,22 @@ class Retargeter:
             elif ref == bone and kind == "tail":
                 out.add(joint)
         return out
+
+    def joint_movers(self, joint: str) -> set[str]:
+        """Bones whose rotation moves ``joint`` on this rig (empty if it is not mapped)."""
+        src = self.sources.get(joint)
+        if src is None:
+            return set()
+        kind, ref = src
+        if kind == "derived":
+            return set().union(*(self.joint_movers(p) for p in ref))
+        bones = self.rig.ancestors(ref) + ([ref] if kind == "tail" else [])
+        return {self.rig.names[b] for b in bones}
+
+    @property
+    def driven_bones(self) -> dict[str, str]:
+        """Bone name -> role (pelvis, chest, hinge, swing, bridge) of every bone a solve drives."""
+        return {self.rig.names[b]: d.role for b, d in self.drives.items()}
 
     # -- solving ---------------------------------------------------------------------
     def leg_length(self, positions: np.ndarray | None = None) -> float | None:
