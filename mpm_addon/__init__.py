@@ -5,9 +5,9 @@ A thin Blender layer over the bundled ``engine`` package (no model or maths here
 preferences, panels and operators that read Blender data, call the engine and write
 Blender data back.
 """
-from . import panels, preferences
+from . import complete_ops, mapping_ui, panels, preferences, retarget_ops, track_fill_ops
 
-_modules = (preferences, panels)
+_modules = (preferences, panels, mapping_ui, retarget_ops, complete_ops, track_fill_ops)
 
 
 def register() -> None:
