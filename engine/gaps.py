@@ -90,15 +90,16 @@ def fill_mirrored(positions: np.ndarray, visible: np.ndarray, skeleton: Skeleton
     pos = np.asarray(positions, dtype=np.float64)
     out = pos.copy()
     idx = skeleton.index
-    lateral = pos[:, idx("left_hip")] - pos[:, idx("right_hip")]
-    up = pos[:, idx("thorax")] - pos[:, idx("pelvis")]
+    body = fill_interpolate(pos, visible)  # the body's frame, where its own joints are hidden too
+    lateral = body[:, idx("left_hip")] - body[:, idx("right_hip")]
+    up = body[:, idx("thorax")] - body[:, idx("pelvis")]
     a = lateral / np.linalg.norm(lateral, axis=-1, keepdims=True)
     b = up - np.sum(up * a, -1, keepdims=True) * a
     b /= np.linalg.norm(b, axis=-1, keepdims=True)
     frame = np.stack([a, b, np.cross(a, b)], -1)  # columns: lateral, up, forward
     reflect = np.diag([-1.0, 1.0, 1.0])
     perm = skeleton.flip_permutation
-    origin = pos[:, idx("pelvis")]
+    origin = body[:, idx("pelvis")]
     filled = visible.copy()
     for j in range(skeleton.num_joints):
         m = perm[j]

@@ -18,11 +18,20 @@ from . import mapping_store
 from .action_io import (
     bone_key_frames, bone_path, channel_values, evaluate_basis, fcurve_for, fcurve_map, insert_keys, rotation_channel,
 )
-from .completion import METHODS_3D, CompletionError, complete_positions
+from .completion import METHODS_3D, CompletionError, complete_positions, metres_per_unit
 from .engine.gaps import edge_weights, missing_frames
 from .engine.retarget import RetargetError, Retargeter
 from .engine.rotations import matrix_to_euler, matrix_to_quaternion, quaternion_continuity, quaternion_to_matrix, slerp
 from .rig_io import armature_linear, posed_joints, rig_rest
+
+
+def is_selected(pose_bone: bpy.types.PoseBone) -> bool:
+    """Bone selection: on the pose bone from Blender 5.0, on the bone before."""
+    return pose_bone.select if hasattr(pose_bone, "select") else pose_bone.bone.select
+
+
+# Frames of motion read on each side of the range, as context for the completion.
+CONTEXT = 60
 
 
 class MPM_OT_complete_missing_joints(bpy.types.Operator):
@@ -59,43 +68,50 @@ class MPM_OT_complete_missing_joints(bpy.types.Operator):
         self.report({"INFO"}, message)
         return {"FINISHED"}
 
-    def _frames(self, obj) -> np.ndarray:
+    def _frames(self, obj) -> tuple[np.ndarray, np.ndarray]:
+        """(frames to complete, frames to read): the range asked for (or the action's), and
+        that range widened by up to ``CONTEXT`` frames of the action on each side, so a gap
+        at the range's edge is filled from the motion around it."""
+        action = obj.animation_data.action if obj.animation_data else None
+        span = tuple(int(round(x)) for x in action.frame_range) if action is not None else None
         if self.frame_end > 0:
             if self.frame_end < self.frame_start:
                 raise CompletionError(f"frame range {self.frame_start}-{self.frame_end} is empty: End must not be before Start")
-            return np.arange(self.frame_start, self.frame_end + 1, dtype=np.float64)
-        action = obj.animation_data.action if obj.animation_data else None
-        if action is None:
+            first, last = self.frame_start, self.frame_end
+        elif span is None:
             raise CompletionError(f"{obj.name!r} has no action: nothing to complete (give a frame range to key a new one)")
-        start, end = (int(round(x)) for x in action.frame_range)
-        return np.arange(start, end + 1, dtype=np.float64)
+        else:
+            first, last = span
+        lo, hi = (min(first, max(span[0], first - CONTEXT)), max(last, min(span[1], last + CONTEXT))) if span else (first, last)
+        return np.arange(first, last + 1, dtype=np.float64), np.arange(lo, hi + 1, dtype=np.float64)
 
-    def _missing(self, obj, candidates: dict[str, str], frames: np.ndarray) -> dict[str, np.ndarray]:
+    def _missing(self, obj, candidates: dict[str, str], frames: np.ndarray, inside: np.ndarray) -> dict[str, np.ndarray]:
         if self.selected_bones:
-            chosen = [pb.name for pb in obj.pose.bones if pb.bone.select and pb.name in candidates]
+            chosen = [pb.name for pb in obj.pose.bones if is_selected(pb) and pb.name in candidates]
             if not chosen:
                 raise CompletionError(
                     "no selected bone is driven by the rig mapping: select some of " + ", ".join(sorted(candidates)[:8])
                 )
-            return {b: np.ones(len(frames), bool) for b in chosen}
+            return {b: inside.copy() for b in chosen}
         out = {}
         for bone, role in candidates.items():
             props = [rotation_channel(obj.pose.bones[bone])[0]] + (["location"] if role == "pelvis" else [])
-            m = missing_frames(bone_key_frames(obj, bone, props), frames)
+            m = missing_frames(bone_key_frames(obj, bone, props), frames) & inside
             if m.any():
                 out[bone] = m
         return out
 
     def _complete(self, context) -> str:
         obj = context.object
-        frames = self._frames(obj)
+        wanted, frames = self._frames(obj)
+        inside = np.isin(frames, wanted)
         mapping, _ = mapping_store.mapping_for(obj)
         rig = rig_rest(obj)
         planner = Retargeter(rig, mapping)
         # Bridges (clavicles, CMU's LowerBack ...) are often left unkeyed on purpose: never "missing".
         candidates = {b: role for b, role in planner.driven_bones.items() if role != "bridge"}
-        missing = self._missing(obj, candidates, frames)
-        first, last = int(frames[0]), int(frames[-1])
+        missing = self._missing(obj, candidates, frames, inside)
+        first, last = int(wanted[0]), int(wanted[-1])
         if not missing:
             raise CompletionError(
                 f"nothing missing to complete in frames {first}-{last}: every bone the mapping drives is keyed "
@@ -113,7 +129,15 @@ class MPM_OT_complete_missing_joints(bpy.types.Operator):
         if not visible.any():
             raise CompletionError("every joint is missing (the hips have no keys?): key the hips and body first")
         fps = context.scene.render.fps / context.scene.render.fps_base
-        filled = complete_positions(context, self.method, positions, visible, skel, fps)
+        legs = planner.leg_length()
+        unit = metres_per_unit(legs * np.cbrt(abs(np.linalg.det(armature_linear(obj)))) if legs else None,
+                               context.scene.unit_settings.scale_length)
+        filled = complete_positions(context, self.method, positions, visible, skel, fps, unit)
+        unfilled = [skel.joints[j] for j in np.flatnonzero((mapped & ~np.isfinite(filled).all(-1)).any(0))]
+        if unfilled:
+            raise CompletionError(
+                f"{self.method.lower()} cannot fill {', '.join(unfilled)}: missing on every frame read; use the model or Mirror"
+            )
         targets = filled @ np.linalg.inv(armature_linear(obj)).T
         solver = Retargeter(rig, mapping, only=missing)
         root = [b for b in missing if candidates[b] == "pelvis"]

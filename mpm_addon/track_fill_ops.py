@@ -7,7 +7,7 @@ is a gap. The completion fills every gap between the first and the last frame of
 tracks. Filled positions go into a companion track per joint, ``<track>.filled``
 (orange), holding markers only on the filled frames (a muted marker ends each filled
 stretch): the tracked markers stay untouched and the filled ones are easy to tell
-apart, review and delete. Companion tracks from an earlier fill are replaced.
+apart, review and delete. Filling again rewrites the companion tracks.
 """
 from __future__ import annotations
 
@@ -121,21 +121,23 @@ class MPM_OT_fill_track_gaps(bpy.types.Operator):
 
 
 def _write_companion(tracks, name: str, first: int, points: np.ndarray, hole: np.ndarray, size) -> None:
-    old = tracks.get(name)
-    if old is not None:
-        tracks.remove(old)
+    """Markers at the ``hole`` frames (and a muted one after each stretch) in track ``name``,
+    made or reused (tracks cannot be removed through the API; stale markers are)."""
     rows = np.flatnonzero(hole)
-    track = tracks.new(name=name, frame=int(first + rows[0]))
+    ends = [r + 1 for r in rows if r + 1 < len(hole) and not hole[r + 1]]
+    needed = sorted(set((first + np.concatenate([rows, ends])).astype(int).tolist()))
+    track = tracks.get(name) or tracks.new(name=name, frame=needed[0])
     track.use_custom_color = True
     track.color = FILLED_COLOUR
     track.select = False
-    ends = [r + 1 for r in rows if r + 1 < len(hole) and not hole[r + 1]]
-    for r in list(rows[1:]) + ends:
-        track.markers.insert_frame(int(first + r))
-    co = np.stack([points[:, 0] / size[0], 1.0 - points[:, 1] / size[1]], -1).astype(np.float32)
+    for frame in needed:
+        track.markers.insert_frame(frame)
+    for frame in [m.frame for m in track.markers if m.frame not in set(needed)]:
+        track.markers.delete_frame(frame)
     frames = np.empty(len(track.markers), dtype=np.int32)
     track.markers.foreach_get("frame", frames)
     rows_all = frames - first
+    co = np.stack([points[:, 0] / size[0], 1.0 - points[:, 1] / size[1]], -1).astype(np.float32)
     track.markers.foreach_set("co", co[rows_all].ravel())
     track.markers.foreach_set("mute", ~hole[rows_all])
 
