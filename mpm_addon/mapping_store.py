@@ -27,15 +27,22 @@ class MappingMissing(Exception):
     """An armature has no mapping and none of the presets fits it."""
 
 
-def user_preset_dir() -> Path:
-    return Path(bpy.utils.extension_path_user(__package__, path="mappings", create=True))
+def user_preset_dir(package: str = __package__, create: bool = True) -> Path:
+    """The user's preset folder of the extension ``package`` (this one by default)."""
+    return Path(bpy.utils.extension_path_user(package, path="mappings", create=create))
 
 
-def all_presets() -> dict[str, RigMapping]:
-    """Shipped presets, then the user's (which replace shipped ones of the same name).
-    A preset file that cannot be read is skipped (``preset_problems`` names it)."""
+def all_presets(package: str | None = __package__) -> dict[str, RigMapping]:
+    """Shipped presets, then the user's (which replace shipped ones of the same name;
+    ``package=None``: shipped only). Unreadable preset files are skipped
+    (:func:`preset_problems` says why)."""
     presets = dict(load_presets())
-    presets.update(_load_user_presets())
+    if package is not None:
+        for path in sorted(user_preset_dir(package, create=False).glob("*.json")):
+            try:
+                presets[path.stem] = RigMapping.load(path)
+            except MappingError:
+                continue
     return presets
 
 
@@ -48,16 +55,6 @@ def preset_problems() -> list[str]:
         except MappingError as exc:
             problems.append(str(exc))
     return problems
-
-
-def _load_user_presets() -> dict[str, RigMapping]:
-    out = {}
-    for path in sorted(user_preset_dir().glob("*.json")):
-        try:
-            out[path.stem] = RigMapping.load(path)
-        except MappingError:
-            continue
-    return out
 
 
 def preset_file_name(name: str) -> str:
@@ -74,9 +71,10 @@ def save_preset(mapping: RigMapping) -> Path:
 
 # -- the mapping kept on an armature -------------------------------------------------------
 def stored_mapping(obj: bpy.types.Object) -> RigMapping | None:
-    """The mapping edited on ``obj`` (its MPM Rig Mapping panel), or None if it has none."""
-    pg = obj.mpm_mapping
-    if not len(pg.joints):
+    """The mapping edited on ``obj`` (its MPM Rig Mapping panel), or None if it has none
+    (or the extension's properties are not registered, as in ``train_bridge.py``)."""
+    pg = getattr(obj, "mpm_mapping", None)
+    if pg is None or not len(pg.joints):
         return None
     bones, tails, derived = {}, {}, {}
     for item in pg.joints:
@@ -114,9 +112,10 @@ def store_mapping(obj: bpy.types.Object, mapping: RigMapping) -> None:
             item.source = "NONE"
 
 
-def mapping_for(obj: bpy.types.Object) -> tuple[RigMapping, str]:
+def mapping_for(obj: bpy.types.Object, presets: dict[str, RigMapping] | None = None) -> tuple[RigMapping, str]:
     """``obj``'s mapping and where it came from: its stored mapping, else the best-fitting
-    preset (then stored on it). :class:`MappingMissing` names what to do."""
+    of ``presets`` (default :func:`all_presets`), then stored on it. :class:`MappingMissing`
+    names what to do."""
     stored = stored_mapping(obj)
     bone_names = [b.name for b in obj.data.bones]
     if stored is not None:
@@ -128,7 +127,7 @@ def mapping_for(obj: bpy.types.Object) -> tuple[RigMapping, str]:
                 "fix them in the MPM Rig Mapping panel"
             )
         return fitted, f"mapping of {obj.name}"
-    found = detect_mapping(bone_names, all_presets())
+    found = detect_mapping(bone_names, all_presets() if presets is None else presets)
     if found is None:
         raise MappingMissing(
             f"no rig mapping fits {obj.name!r} (its bones are named like {', '.join(bone_names[:4])}): "
@@ -136,7 +135,8 @@ def mapping_for(obj: bpy.types.Object) -> tuple[RigMapping, str]:
         )
     key, mapping = found
     mapping = only_present(mapping, set(bone_names))
-    store_mapping(obj, mapping)
+    if hasattr(obj, "mpm_mapping"):
+        store_mapping(obj, mapping)
     return mapping, f"preset {key}"
 
 

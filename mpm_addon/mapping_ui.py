@@ -66,6 +66,8 @@ class MPM_OT_mapping_detect(bpy.types.Operator):
 
     def execute(self, context):
         obj = _armature(context)
+        for problem in mapping_store.preset_problems():
+            self.report({"WARNING"}, f"skipped a preset: {problem}")
         obj.mpm_mapping.joints.clear()
         try:
             mapping, origin = mapping_store.mapping_for(obj)
