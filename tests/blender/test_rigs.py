@@ -168,3 +168,42 @@ def test_rig_panels_draw(cmu):
         assert layout.log, panel
     names = [args[0] for name, args, _ in layout.log if name == "operator"]
     assert "mpm.complete_missing_joints" in names
+
+
+def test_retarget_onto_a_generated_rigify_rig(cmu):
+    """Keyed on the FK controls of a real Rigify rig; its ORG (deform) bones follow the motion."""
+    import addon_utils
+
+    ensure_presets("blender_metarig")
+    addon_utils.enable("rigify", default_set=True)
+    bpy.ops.object.armature_human_metarig_add()
+    bpy.context.object.location.x = 2.0
+    assert bpy.ops.pose.rigify_generate() == {"FINISHED"}
+    rig = bpy.context.object
+    objects_before = set(bpy.data.objects)
+    assert run_on(rig, bpy.ops.mpm.retarget, source=cmu.name, lock_feet=False, align_floor=False) == {"FINISHED"}
+    assert set(bpy.data.objects) == objects_before  # the bake's helper armature is gone
+    assert not any(c.name.startswith("MPM") for pb in rig.pose.bones for c in pb.constraints)
+    curves = {fc.data_path for fc in ext("action_io").action_fcurves(rig)}
+    for control in ("thigh_fk.L", "shin_fk.R", "upper_arm_fk.L", "forearm_fk.R", "torso", "chest", "head"):
+        assert any(f'"{control}"' in path for path in curves), control
+    assert 'pose.bones["upper_arm_parent.L"]["IK_FK"]' in curves
+    rigify_bake = ext("rigify_bake")
+    mapping, _ = rigify_bake.org_mapping(rigify_bake.org_rest(rig))
+    source_mapping, _ = ext("mapping_store").mapping_for(cmu)
+    frames = np.arange(CMU_FIRST, 170, 12)
+    scene = bpy.context.scene
+    ours, theirs = [], []
+    for f in frames:
+        scene.frame_set(int(f))
+        for obj, m, out in ((rig, mapping, ours), (cmu, source_mapping, theirs)):
+            heads = {pb.name: np.array(obj.matrix_world @ pb.head)[None] for pb in obj.pose.bones}
+            tails = {pb.name: np.array(obj.matrix_world @ pb.tail)[None] for pb in obj.pose.bones}
+            out.append(m.joint_positions(heads, tails)[0][0])
+    ours, theirs = np.array(ours), np.array(theirs)
+    skel = mapping.skel
+    for (a, b), limit in [(pair, 1.0) for pair in LIMBS] + [(("spine", "thorax"), 6.0)]:
+        va = theirs[:, skel.index(b)] - theirs[:, skel.index(a)]
+        vb = ours[:, skel.index(b)] - ours[:, skel.index(a)]
+        cos = np.sum(va * vb, -1) / np.linalg.norm(va, axis=-1) / np.linalg.norm(vb, axis=-1)
+        assert np.degrees(np.arccos(np.clip(cos, -1, 1))).max() < limit, f"{a}-{b}"
