@@ -25,13 +25,29 @@ PARTS = tuple(get_skeleton("anim19").limbs)
 PART_ITEMS = tuple((p, p.replace("_", " ").title(), f"Retarget the {p.replace('_', ' ')}") for p in PARTS)
 
 
-def _is_armature(self, obj) -> bool:
-    return obj.type == "ARMATURE"
+def _options():
+    """The retarget options, shared by the operator and the panel's settings."""
+    return {
+        "parts": bpy.props.EnumProperty(
+            name="Body Parts", items=PART_ITEMS, options={"ENUM_FLAG"}, default=set(PARTS),
+            description="Retarget only these parts; the others keep the rig's current animation"),
+        "lock_feet": bpy.props.BoolProperty(
+            name="Lock Feet", default=True, description="Hold feet still while they touch the ground (no sliding)"),
+        "align_floor": bpy.props.BoolProperty(
+            name="Feet on Floor", default=True,
+            description="Move the motion up or down so the lowest steps stand on the rig's floor"),
+        "root_motion": bpy.props.BoolProperty(
+            name="Root Motion", default=True, description="Move the rig through space (else the hips turn in place)"),
+    }
 
 
 class MPMRetargetSettings(bpy.types.PropertyGroup):
-    source: bpy.props.PointerProperty(name="Source", type=bpy.types.Object, poll=_is_armature,
-                                      description="Armature whose motion drives the active rig")
+    __annotations__ = {
+        # No poll callback: with one, bpy 4.2 (as a module) crashes on exit. The operator checks the type.
+        "source": bpy.props.PointerProperty(name="Source", type=bpy.types.Object,
+                                            description="Armature whose motion drives the active rig"),
+        **_options(),
+    }
 
 
 class MPM_OT_retarget(bpy.types.Operator):
@@ -41,15 +57,10 @@ class MPM_OT_retarget(bpy.types.Operator):
     bl_label = "Retarget Motion"
     bl_options = {"REGISTER", "UNDO"}
 
-    source: bpy.props.StringProperty(name="Source", description="Source armature (default: the one set in the panel)")
-    parts: bpy.props.EnumProperty(name="Body Parts", items=PART_ITEMS, options={"ENUM_FLAG"}, default=set(PARTS),
-                                  description="Retarget only these parts; the others keep the rig's current animation")
-    lock_feet: bpy.props.BoolProperty(name="Lock Feet", default=True,
-                                      description="Hold feet still while they touch the ground (no sliding)")
-    align_floor: bpy.props.BoolProperty(name="Feet on Floor", default=True,
-                                        description="Move the motion up or down so the lowest steps stand on the rig's floor")
-    root_motion: bpy.props.BoolProperty(name="Root Motion", default=True,
-                                        description="Move the rig through space (else the hips turn in place)")
+    __annotations__ = {
+        "source": bpy.props.StringProperty(name="Source", description="Source armature (default: the one set in the panel)"),
+        **_options(),
+    }
 
     @classmethod
     def poll(cls, context):
@@ -138,11 +149,19 @@ class MPM_PT_retarget(bpy.types.Panel):
         layout = self.layout
         settings = context.scene.mpm_retarget
         layout.prop(settings, "source")
+        if settings.source is not None and settings.source.type != "ARMATURE":
+            layout.label(text="The source must be an armature", icon="ERROR")
         target = context.object
         layout.label(text=f"Target: {target.name}" if target and target.type == "ARMATURE" else "Target: select an armature",
                      icon="ARMATURE_DATA")
+        layout.prop(settings, "parts")
+        col = layout.column(align=True)
+        for name in ("lock_feet", "align_floor", "root_motion"):
+            col.prop(settings, name)
         op = layout.operator(MPM_OT_retarget.bl_idname, icon="ARMATURE_DATA")
         op.source = settings.source.name if settings.source else ""
+        for name in ("parts", "lock_feet", "align_floor", "root_motion"):
+            setattr(op, name, getattr(settings, name))
 
 
 classes = (MPMRetargetSettings, MPM_OT_retarget, MPM_PT_retarget)

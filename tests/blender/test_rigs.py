@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import bpy
 import numpy as np
 import pytest
 
 from ..rigs import humanoid_bones
+from ..conftest import require_shared_data
 from .conftest import RecordingLayout
 from .rig_scenes import CMU_FIRST, build_armature, ensure_presets, ext, import_cmu, run_on, world_joints
 
@@ -54,13 +58,18 @@ def _bone_lengths_kept(target, frames):
     return joints
 
 
-@pytest.mark.parametrize("style,pose", [("metarig", "A"), ("mixamo", "T")])
+@pytest.mark.parametrize("style,pose", [("metarig", "A"), ("mixamo", "T"), ("bvh", None)])
 def test_retarget_real_motion_keeps_the_rigs_bone_lengths(cmu, style, pose):
-    ensure_presets("blender_metarig" if style == "metarig" else "mixamo")
-    bones = humanoid_bones(style, pose, size=1.15, proportions={"LeftLeg": 0.9, "RightLeg": 0.9}, roll_seed=4)
-    if style == "mixamo":
-        bones = [("mixamorig:" + n, p and "mixamorig:" + p, h, t, r) for n, p, h, t, r in bones]
-    target = build_armature(f"{style} rig", bones, rotation_mode="XYZ" if style == "metarig" else "QUATERNION")
+    if style == "bvh":  # another capture's BVH import (Euler channels, its own action) as the target
+        bpy.ops.import_anim.bvh(filepath=str(require_shared_data("cmu_iclone", "001_01.bvh")), global_scale=0.01)
+        target = bpy.context.object
+        target.location.x = 1.5
+    else:
+        ensure_presets("blender_metarig" if style == "metarig" else "mixamo")
+        bones = humanoid_bones(style, pose, size=1.15, proportions={"LeftLeg": 0.9, "RightLeg": 0.9}, roll_seed=4)
+        if style == "mixamo":
+            bones = [("mixamorig:" + n, p and "mixamorig:" + p, h, t, r) for n, p, h, t, r in bones]
+        target = build_armature(f"{style} rig", bones, rotation_mode="XYZ" if style == "metarig" else "QUATERNION")
     result = run_on(target, bpy.ops.mpm.retarget, source=cmu.name, lock_feet=False, align_floor=False)
     assert result == {"FINISHED"}
     assert target.animation_data.action.name.startswith(cmu.animation_data.action.name)
@@ -170,40 +179,21 @@ def test_rig_panels_draw(cmu):
     assert "mpm.complete_missing_joints" in names
 
 
-def test_retarget_onto_a_generated_rigify_rig(cmu):
-    """Keyed on the FK controls of a real Rigify rig; its ORG (deform) bones follow the motion."""
-    import addon_utils
+def test_retarget_onto_a_generated_rigify_rig(extension, tmp_path):
+    """Keyed on the FK controls of a real Rigify rig; its ORG (deform) bones follow the motion.
 
-    ensure_presets("blender_metarig")
-    addon_utils.enable("rigify", default_set=True)
-    bpy.ops.object.armature_human_metarig_add()
-    bpy.context.object.location.x = 2.0
-    assert bpy.ops.pose.rigify_generate() == {"FINISHED"}
-    rig = bpy.context.object
-    objects_before = set(bpy.data.objects)
-    assert run_on(rig, bpy.ops.mpm.retarget, source=cmu.name, lock_feet=False, align_floor=False) == {"FINISHED"}
-    assert set(bpy.data.objects) == objects_before  # the bake's helper armature is gone
-    assert not any(c.name.startswith("MPM") for pb in rig.pose.bones for c in pb.constraints)
-    curves = {fc.data_path for fc in ext("action_io").action_fcurves(rig)}
+    Run in a separate Blender process: once Rigify is enabled, bpy 4.2 (as a Python module)
+    crashes on exit, which would fail the whole suite's process."""
+    ensure_presets("blender_metarig", "iclone_cc_base")
+    result_file = tmp_path / "rigify.json"
+    done = subprocess.run([sys.executable, str(Path(__file__).with_name("rigify_check.py")), str(result_file)],
+                          cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=600)
+    assert result_file.exists(), done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(result_file.read_text())
+    assert result["finished"], result
+    assert result["objects_left"] == 0 and result["bake_constraints_left"] == 0  # helper and constraints are gone
     for control in ("thigh_fk.L", "shin_fk.R", "upper_arm_fk.L", "forearm_fk.R", "torso", "chest", "head"):
-        assert any(f'"{control}"' in path for path in curves), control
-    assert 'pose.bones["upper_arm_parent.L"]["IK_FK"]' in curves
-    rigify_bake = ext("rigify_bake")
-    mapping, _ = rigify_bake.org_mapping(rigify_bake.org_rest(rig))
-    source_mapping, _ = ext("mapping_store").mapping_for(cmu)
-    frames = np.arange(CMU_FIRST, 170, 12)
-    scene = bpy.context.scene
-    ours, theirs = [], []
-    for f in frames:
-        scene.frame_set(int(f))
-        for obj, m, out in ((rig, mapping, ours), (cmu, source_mapping, theirs)):
-            heads = {pb.name: np.array(obj.matrix_world @ pb.head)[None] for pb in obj.pose.bones}
-            tails = {pb.name: np.array(obj.matrix_world @ pb.tail)[None] for pb in obj.pose.bones}
-            out.append(m.joint_positions(heads, tails)[0][0])
-    ours, theirs = np.array(ours), np.array(theirs)
-    skel = mapping.skel
+        assert control in result["keyed"], control
+    assert result["ik_fk_keyed"]
     for (a, b), limit in [(pair, 1.0) for pair in LIMBS] + [(("spine", "thorax"), 6.0)]:
-        va = theirs[:, skel.index(b)] - theirs[:, skel.index(a)]
-        vb = ours[:, skel.index(b)] - ours[:, skel.index(a)]
-        cos = np.sum(va * vb, -1) / np.linalg.norm(va, axis=-1) / np.linalg.norm(vb, axis=-1)
-        assert np.degrees(np.arccos(np.clip(cos, -1, 1))).max() < limit, f"{a}-{b}"
+        assert result["angles"][f"{a}-{b}"] < limit, (a, b, result["angles"])
