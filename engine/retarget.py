@@ -34,7 +34,7 @@ legs). ``only`` limits it to named bones (completing the bones an animation lack
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Mapping
 
 import numpy as np
@@ -154,7 +154,6 @@ class RetargetResult:
     root_bone: str | None
     scale: float
     targets: np.ndarray
-    roles: dict[str, str] = field(default_factory=dict)
 
     def channels(self, bone: str, rotation_mode: str = "QUATERNION", previous: np.ndarray | None = None):
         """(location (F, 3), rotation) for ``bone``: rotation (F, 4) quaternions w,x,y,z kept
@@ -333,7 +332,8 @@ class Retargeter:
         if self.parts is not None:
             allowed = {j for part in self.parts for j in self.skel.limbs[part]}
             drives = {b: d for b, d in drives.items() if d.owner in allowed}
-        return dict(sorted(drives.items(), key=lambda kv: list(topological_order(self.rig.parents)).index(kv[0])))
+        rank = {int(b): i for i, b in enumerate(topological_order(self.rig.parents))}
+        return dict(sorted(drives.items(), key=lambda kv: rank[kv[0]]))
 
     def _skeleton_subtree(self, joint: str) -> set[str]:
         idx = self.skel.index(joint)
@@ -473,7 +473,6 @@ class Retargeter:
 
     def _current_joints(self, local: np.ndarray) -> dict[str, np.ndarray]:
         """Joint positions (F, 3) of the rig as posed by the passive transforms alone."""
-        n = len(local)
         deltas = np.empty_like(local)
         for b in topological_order(self.rig.parents):
             p = self.rig.parents[b]
@@ -487,7 +486,6 @@ class Retargeter:
         for joint, (kind, ref) in self.sources.items():
             if kind == "derived":
                 out[joint] = np.mean([out[p] for p in ref], axis=0)
-        assert all(v.shape == (n, 3) for v in out.values())
         return out
 
     def _point_in(self, bone: int, joint: str, local: np.ndarray) -> np.ndarray:
@@ -517,7 +515,6 @@ class Retargeter:
         deltas = np.empty_like(local)  # armature-space pose deltas D = pose @ inv(rest)
         basis: dict[str, np.ndarray] = {}
         solved: dict[str, np.ndarray] = {}
-        roles: dict[str, str] = {}
         rest_frames = self._rest_body_frames()
         root_bone = None
         for b in topological_order(rig.parents):
@@ -548,8 +545,7 @@ class Retargeter:
             inv_parent = np.linalg.inv(parent_delta)
             basis[rig.names[b]] = np.linalg.inv(rig.matrices[b])[None] @ inv_parent @ delta @ rig.matrices[b][None]
             solved[rig.names[b]] = ok
-            roles[rig.names[b]] = drive.role
-        return RetargetResult(basis, solved, root_bone, scale, targets, roles)
+        return RetargetResult(basis, solved, root_bone, scale, targets)
 
     def _rest_body_frames(self) -> dict[str, np.ndarray]:
         """Forward and lateral directions of the rig's rest pose (hinge priors)."""

@@ -178,9 +178,10 @@ def insert_keys(fcurve: bpy.types.FCurve, frames: np.ndarray, values: np.ndarray
     points.foreach_get("co", co.ravel())
     co[n_old:, 0], co[n_old:, 1] = frames, values
     points.foreach_set("co", co.ravel())
-    before = np.searchsorted(old["co"][:, 0], frames) - 1
-    ipo = np.where(before >= 0, old["interpolation"][np.maximum(before, 0)], _INTERPOLATION["LINEAR"]) if n_old else (
-        np.full(len(frames), _INTERPOLATION["LINEAR"]))
+    ipo = np.full(len(frames), _INTERPOLATION["LINEAR"], dtype=np.int32)
+    if n_old:
+        before = np.searchsorted(old["co"][:, 0], frames) - 1
+        ipo = np.where(before >= 0, old["interpolation"][np.maximum(before, 0)], ipo)
     all_ipo = np.empty(total, dtype=np.int32)
     points.foreach_get("interpolation", all_ipo)
     all_ipo[n_old:] = ipo
