@@ -1,4 +1,5 @@
-"""Retarget the CMU walk onto a freshly generated Rigify rig and write what happened as JSON.
+"""Retarget the CMU walk onto Blender's human metarig and the Rigify rig generated from it,
+and write what happened as JSON.
 
 Run by tests/blender/test_rigs.py in its own Blender process (the extension is already
 installed in the user folder of BLENDER_USER_RESOURCES):  python rigify_check.py OUT.json
@@ -35,6 +36,17 @@ def joints(obj, mapping, frames):
     return np.array(out)
 
 
+def limb_angles(ours: np.ndarray, theirs: np.ndarray, skel) -> dict[str, float]:
+    """Largest angle (degrees) between each limb's direction in ``ours`` and ``theirs``."""
+    angles = {}
+    for a, b in LIMBS + [("spine", "thorax")]:
+        va = theirs[:, skel.index(b)] - theirs[:, skel.index(a)]
+        vb = ours[:, skel.index(b)] - ours[:, skel.index(a)]
+        cos = np.sum(va * vb, -1) / np.linalg.norm(va, axis=-1) / np.linalg.norm(vb, axis=-1)
+        angles[f"{a}-{b}"] = float(np.degrees(np.arccos(np.clip(cos, -1, 1))).max())
+    return angles
+
+
 def main(out: Path) -> None:
     addon_utils.enable(MODULE, default_set=True)
     bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
@@ -42,9 +54,12 @@ def main(out: Path) -> None:
     cmu = import_cmu()
     addon_utils.enable("rigify", default_set=True)
     bpy.ops.object.armature_human_metarig_add()
-    bpy.context.object.location.x = 2.0
+    metarig = bpy.context.object
+    metarig.location.x = 2.0
     bpy.ops.pose.rigify_generate()
     rig = bpy.context.object
+    # Blender's own human metarig (A-pose arms, its own rolls) is a target too.
+    metarig_done = run_on(metarig, bpy.ops.mpm.retarget, source=cmu.name, lock_feet=False, align_floor=False)
     objects_before = set(bpy.data.objects)
     result = run_on(rig, bpy.ops.mpm.retarget, source=cmu.name, lock_feet=False, align_floor=False)
     curves = {fc.data_path for fc in ext("action_io").action_fcurves(rig)}
@@ -52,14 +67,9 @@ def main(out: Path) -> None:
     mapping, _ = rigify_bake.org_mapping(rigify_bake.org_rest(rig))
     source_mapping, _ = ext("mapping_store").mapping_for(cmu)
     frames = np.arange(CMU_FIRST, 170, 12)
-    ours, theirs = joints(rig, mapping, frames), joints(cmu, source_mapping, frames)
-    skel = mapping.skel
-    angles = {}
-    for a, b in LIMBS + [("spine", "thorax")]:
-        va = theirs[:, skel.index(b)] - theirs[:, skel.index(a)]
-        vb = ours[:, skel.index(b)] - ours[:, skel.index(a)]
-        cos = np.sum(va * vb, -1) / np.linalg.norm(va, axis=-1) / np.linalg.norm(vb, axis=-1)
-        angles[f"{a}-{b}"] = float(np.degrees(np.arccos(np.clip(cos, -1, 1))).max())
+    theirs = joints(cmu, source_mapping, frames)
+    angles = limb_angles(joints(rig, mapping, frames), theirs, mapping.skel)
+    metarig_angles = limb_angles(joints(metarig, ext("mapping_store").mapping_for(metarig)[0], frames), theirs, mapping.skel)
     out.write_text(json.dumps({
         "finished": result == {"FINISHED"},
         "objects_left": len(set(bpy.data.objects) - objects_before),
@@ -67,6 +77,8 @@ def main(out: Path) -> None:
         "keyed": sorted({p.split('"')[1] for p in curves if p.startswith("pose.bones")}),
         "ik_fk_keyed": 'pose.bones["upper_arm_parent.L"]["IK_FK"]' in curves,
         "angles": angles,
+        "metarig_finished": metarig_done == {"FINISHED"},
+        "metarig_angles": metarig_angles,
     }))
 
 

@@ -180,7 +180,8 @@ def test_rig_panels_draw(cmu):
 
 
 def test_retarget_onto_a_generated_rigify_rig(extension, tmp_path):
-    """Keyed on the FK controls of a real Rigify rig; its ORG (deform) bones follow the motion.
+    """Blender's human metarig follows the motion, and so does the rig Rigify generates from
+    it, keyed on its FK controls (checked through its ORG bones).
 
     Run in a separate Blender process: once Rigify is enabled, bpy 4.2 (as a Python module)
     crashes on exit, which would fail the whole suite's process."""
@@ -197,3 +198,6 @@ def test_retarget_onto_a_generated_rigify_rig(extension, tmp_path):
     assert result["ik_fk_keyed"]
     for (a, b), limit in [(pair, 1.0) for pair in LIMBS] + [(("spine", "thorax"), 6.0)]:
         assert result["angles"][f"{a}-{b}"] < limit, (a, b, result["angles"])
+    assert result["metarig_finished"]
+    for (a, b), limit in [(pair, 1.0) for pair in LIMBS] + [(("spine", "thorax"), 1.0)]:
+        assert result["metarig_angles"][f"{a}-{b}"] < limit, (a, b, result["metarig_angles"])
