@@ -5,9 +5,30 @@ A thin Blender layer over the bundled ``engine`` package (no model or maths here
 preferences, panels and operators that read Blender data, call the engine and write
 Blender data back.
 """
-from . import mannequin, operators_import, operators_lift, panels, preferences
+from . import (
+    complete_ops,
+    mannequin,
+    mapping_ui,
+    operators_import,
+    operators_lift,
+    panels,
+    preferences,
+    retarget_ops,
+    track_fill_ops,
+)
 
-_modules = (preferences, operators_import, operators_lift, mannequin, panels)
+# Parent panels (panels) register before the sub-panels of later modules.
+_modules = (
+    preferences,
+    operators_import,
+    operators_lift,
+    mannequin,
+    panels,
+    mapping_ui,
+    retarget_ops,
+    complete_ops,
+    track_fill_ops,
+)
 
 
 def register() -> None:
