@@ -6,7 +6,7 @@ left/right swap in the data fails here.
 """
 import numpy as np
 import pytest
-from _keypoint_people import person
+from ._keypoint_people import person
 
 from engine.keypoints import FORMATS, get_format, to_skeleton
 from engine.skeleton import get_skeleton

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, require_shared_data
+from ..conftest import REPO, require_shared_data
 
 from engine.keypoints import list_people, read_keypoints, to_skeleton
 

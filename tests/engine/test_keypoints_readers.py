@@ -3,8 +3,8 @@ import json
 
 import numpy as np
 import pytest
-from _keypoint_people import person
-from conftest import REPO
+from ._keypoint_people import person
+from ..conftest import REPO
 
 from engine.keypoints import (
     KeypointFileError,

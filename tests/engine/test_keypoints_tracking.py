@@ -1,6 +1,6 @@
 """Identity tracking on synthetic detections: crossings, gaps, split and duplicate detections."""
 import numpy as np
-from _keypoint_people import person
+from ._keypoint_people import person
 
 from engine.keypoints.detections import make_detection
 from engine.keypoints.tracking import MAX_GAP_FRAMES, track_people
