@@ -1,0 +1,1 @@
+"""Training and evaluation of MPM (data readers, trainer, evaluation)."""
