@@ -16,7 +16,7 @@ import contextlib
 import math
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -57,7 +57,8 @@ def draw_masks(masking: MaskingConfig, model: MPM, batch: int, stage: str, gener
     drop = stage == "stage1"
     skel, frames = model.cfg.skel, model.cfg.num_frames
     vis2, keep2 = sample_masks(masking, batch, frames, skel, generator, drop_frames=drop)
-    vis3, keep3 = sample_masks(masking, batch, frames, skel, generator, drop_frames=drop)
+    # Clean rows teach lifting from unmasked 2D; a 3D pass with nothing hidden teaches nothing.
+    vis3, keep3 = sample_masks(replace(masking, clean_prob=0.0), batch, frames, skel, generator, drop_frames=drop)
     move = lambda t: None if t is None else t.to(device)  # noqa: E731
     return {"visible_2d": move(vis2), "keep_2d": move(keep2), "visible_3d": move(vis3), "keep_3d": move(keep3)}
 
