@@ -64,6 +64,15 @@ def all_reduce_mean(values: dict[str, float], ctx: DistContext) -> dict[str, flo
     return {k: float(v) / ctx.world_size for k, v in zip(keys, t.tolist())}
 
 
+def broadcast_buffers(module: torch.nn.Module, ctx: DistContext) -> None:
+    """Copy rank 0's buffers (BatchNorm running statistics) to every rank. DDP broadcasts
+    them before each forward, so they drift apart only in the last training step; call
+    this before validating or saving so every replica is the same model."""
+    if ctx.enabled:
+        for buffer in module.buffers():
+            dist.broadcast(buffer, 0)
+
+
 def barrier(ctx: DistContext) -> None:
     if ctx.enabled:
         dist.barrier()

@@ -28,7 +28,7 @@ from tqdm import tqdm
 from engine.checkpoint import read_checkpoint, save_checkpoint, strip_module_prefix
 from engine.model import MPM
 
-from .distributed import DistContext, all_reduce_mean, barrier
+from .distributed import DistContext, all_reduce_mean, barrier, broadcast_buffers
 from .losses import FinetuneObjective, PretrainObjective, mpjpe
 from .masking import MaskingConfig, sample_masks
 from .pairs import MixedBatches, PairSource
@@ -90,10 +90,13 @@ class StageTrainer:
         self.objective = objective_cls(self.model, self.settings.weights)
         self.runner: torch.nn.Module = self.objective
         if ctx.enabled:
+            w = self.settings.weights
+            # Stage I never uses the centre head; stage II uses every module unless a term is off.
+            every_module_used = stage == "stage2" and all((w.centre, w.full, w.mask_2d, w.mask_3d))
             self.runner = DistributedDataParallel(
                 self.objective,
                 device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None,
-                find_unused_parameters=True,
+                find_unused_parameters=not every_module_used,
             )
         self.optimizer = torch.optim.Adam(
             self.model.parameters(), lr=self.settings.lr, amsgrad=self.settings.amsgrad, weight_decay=self.settings.weight_decay
@@ -134,6 +137,7 @@ class StageTrainer:
         }
 
     def save(self, path: Path) -> None:
+        broadcast_buffers(self.model, self.ctx)
         if self.ctx.is_main:
             save_checkpoint(path, self.model, self.model.cfg, **self._state())
         barrier(self.ctx)
@@ -191,6 +195,7 @@ class StageTrainer:
         and 3D completion error with the stage's masks, on fixed validation windows."""
         if not self.val_sources:
             return {}
+        broadcast_buffers(self.model, self.ctx)
         model = self.model.eval()
         sums: dict[str, float] = {}
         count = 0
@@ -250,7 +255,7 @@ class StageTrainer:
                 self.global_step += 1
                 run_here += 1
                 bar.update(1)
-                bar.set_postfix(loss=f"{values['loss']:.4f}", lr=f"{learning_rate(s, self.epoch, self.global_step):.2e}")
+                bar.set_postfix(loss=f"{values['loss']:.4f}", lr=f"{learning_rate(s, self.epoch, self.global_step):.2e}", refresh=False)
                 stop = (max_steps is not None and run_here >= max_steps) or (deadline is not None and time.time() >= deadline)
                 if stop or (self.cfg.checkpoint_every and self.global_step % self.cfg.checkpoint_every == 0):
                     self.save(self.last_path)
