@@ -6,11 +6,14 @@ per window, OpenCV camera axes (x right, y down, z forward, metres), pinhole pro
 to pixels. World space is Z up (``MotionClip``).
 
 Protocol (the documented defaults): the camera aims at the subject's mean root position
-over the window (plus a small offset, so the subject is not always centred), from an
-azimuth drawn uniformly over the full circle, an elevation between -5 and 30 degrees
-(slightly below to well above the hips), 3.5 to 7 m away, with a horizontal field of view
-of 40-70 degrees on a 1000 x 1000 image (Human3.6M-like intrinsics at 1145 px focal
-correspond to 47 degrees).
+over the window (plus an offset of about 0.3 m, so the subject is not always centred),
+from an azimuth drawn uniformly over the full circle, an elevation between -5 and 30
+degrees (slightly below to well above the hips), 2.5 to 8 m away, with a horizontal field
+of view of 25-75 degrees, on an image drawn from square, landscape 16:9 and portrait 9:16
+(phone) frames. Normalised by the image width (the paper's normalisation), a 1.7 m person
+then spans about 0.3 to 3 units: from a small figure in a wide shot to one filling a
+portrait frame (Human3.6M: about 0.6; the Pose2Sim demo's portrait cameras: about 1.5).
+Joints that fall outside the image are not detected.
 """
 from __future__ import annotations
 
@@ -27,10 +30,16 @@ WORLD_UP = np.array([0.0, 0.0, 1.0])
 class CameraProtocol:
     azimuth_deg: tuple[float, float] = (0.0, 360.0)
     elevation_deg: tuple[float, float] = (-5.0, 30.0)
-    distance_m: tuple[float, float] = (3.5, 7.0)
-    fov_deg: tuple[float, float] = (40.0, 70.0)
-    image_size: tuple[int, int] = (1000, 1000)
-    aim_jitter_m: float = 0.15
+    distance_m: tuple[float, float] = (2.5, 8.0)
+    fov_deg: tuple[float, float] = (25.0, 75.0)
+    image_sizes: tuple[tuple[int, int], ...] = ((1000, 1000), (1920, 1080), (1080, 1920))
+    aim_jitter_m: float = 0.3
+
+    def __post_init__(self) -> None:
+        sizes = tuple(tuple(int(v) for v in size) for size in self.image_sizes)
+        if not sizes or any(len(size) != 2 or min(size) <= 0 for size in sizes):
+            raise ValueError(f"image_sizes must be a list of [width, height] pairs, got {self.image_sizes}")
+        object.__setattr__(self, "image_sizes", sizes)
 
 
 @dataclass(frozen=True)
@@ -62,16 +71,16 @@ def look_at(eye: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.stack([right, down, forward], axis=-2)
 
 
-def cameras_at(target: np.ndarray, azimuth_deg: np.ndarray, elevation_deg: np.ndarray, distance_m: np.ndarray, fov_deg: np.ndarray, image_size: tuple[int, int]) -> dict[str, np.ndarray]:
-    """Cameras (B,) around ``target`` (B, 3). Azimuth 0 looks along +Y (Blender's front
-    view: the camera stands at -Y), 90 stands at +X; elevation > 0 looks down."""
+def cameras_at(target: np.ndarray, azimuth_deg: np.ndarray, elevation_deg: np.ndarray, distance_m: np.ndarray, fov_deg: np.ndarray, image_size: np.ndarray) -> dict[str, np.ndarray]:
+    """Cameras (B,) around ``target`` (B, 3) on images ``image_size`` ((w, h) or (B, 2)).
+    Azimuth 0 looks along +Y (Blender's front view: the camera stands at -Y), 90 stands
+    at +X; elevation > 0 looks down; ``fov_deg`` is the horizontal field of view."""
     az, el = np.radians(azimuth_deg), np.radians(elevation_deg)
     direction = np.stack([np.sin(az) * np.cos(el), -np.cos(az) * np.cos(el), np.sin(el)], axis=-1)
     eye = target + direction * np.asarray(distance_m)[:, None]
-    w, h = image_size
-    focal = w / (2.0 * np.tan(np.radians(fov_deg) / 2.0))
-    centre = np.broadcast_to(np.array([w / 2.0, h / 2.0]), (len(eye), 2)).copy()
-    return {"rotation": look_at(eye, target), "eye": eye, "focal": np.asarray(focal, np.float64), "centre": centre}
+    size = np.broadcast_to(np.asarray(image_size, np.float64), (len(eye), 2)).copy()
+    focal = size[:, 0] / (2.0 * np.tan(np.radians(fov_deg) / 2.0))
+    return {"rotation": look_at(eye, target), "eye": eye, "focal": np.asarray(focal, np.float64), "centre": size / 2.0, "size": size}
 
 
 def sample_cameras(protocol: CameraProtocol, root: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -82,7 +91,23 @@ def sample_cameras(protocol: CameraProtocol, root: np.ndarray, rng: np.random.Ge
     def draw(lo_hi: tuple[float, float]) -> np.ndarray:
         return rng.uniform(lo_hi[0], lo_hi[1], b)
 
-    return cameras_at(target, draw(protocol.azimuth_deg), draw(protocol.elevation_deg), draw(protocol.distance_m), draw(protocol.fov_deg), protocol.image_size)
+    sizes = np.asarray(protocol.image_sizes, np.float64)[rng.integers(len(protocol.image_sizes), size=b)]
+    return cameras_at(target, draw(protocol.azimuth_deg), draw(protocol.elevation_deg), draw(protocol.distance_m), draw(protocol.fov_deg), sizes)
+
+
+def normalize_rows(px: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """``engine.coords.normalize_screen`` with one image size (w, h) per row of (B, ..., 2)."""
+    shape = (len(px),) + (1,) * (px.ndim - 2)
+    w = size[:, 0].reshape(shape + (1,))
+    offset = np.stack([np.ones(len(size)), size[:, 1] / size[:, 0]], -1).reshape(shape + (2,))
+    return (px / w * 2.0 - offset).astype(np.float32)
+
+
+def inside_image(px: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """(B, ...) bool: the pixel lies within its row's image."""
+    shape = (len(px),) + (1,) * (px.ndim - 2)
+    w, h = size[:, 0].reshape(shape), size[:, 1].reshape(shape)
+    return (px[..., 0] >= 0) & (px[..., 0] < w) & (px[..., 1] >= 0) & (px[..., 1] < h)
 
 
 def to_camera(world: np.ndarray, cams: dict[str, np.ndarray]) -> np.ndarray:

@@ -29,7 +29,7 @@ import torch
 from engine.coords import normalize_screen
 from engine.skeleton import Skeleton, convert_joints, get_skeleton
 
-from .cameras import CameraProtocol, NoiseConfig, apply_detector_noise, project, sample_cameras, to_camera
+from .cameras import CameraProtocol, NoiseConfig, apply_detector_noise, inside_image, normalize_rows, project, sample_cameras, to_camera
 
 
 # -- windows ---------------------------------------------------------------------------
@@ -192,15 +192,15 @@ class MotionPairs:
         b, t, j, _ = world.shape
         cam3d = to_camera(world, cams)
         px = project(cam3d, cams)
-        w, h = self.cameras.image_size
-        clean = normalize_screen(px, w, h)
+        clean = normalize_rows(px, cams["size"])
         valid = np.isfinite(world).all(-1) & (cam3d[..., 2] > 0.1)
         out = _empty_like_batch(b, t, j)
         out["target_2d"][:] = np.nan_to_num(clean)
         out["target_valid_2d"][:] = valid
         if rng is not None:
-            noisy_px, detected = apply_detector_noise(px, valid, self.augment.noise, skel, rng, cams["focal"])
-            out["pose_2d"][:] = np.nan_to_num(normalize_screen(noisy_px, w, h))
+            # A detector sees nothing outside the frame: truncated people are part of the task.
+            noisy_px, detected = apply_detector_noise(px, valid & inside_image(px, cams["size"]), self.augment.noise, skel, rng, cams["focal"])
+            out["pose_2d"][:] = np.nan_to_num(normalize_rows(noisy_px, cams["size"]))
             out["valid_2d"][:] = detected
         else:
             out["pose_2d"][:] = out["target_2d"]
