@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from .pairs import AugmentConfig, CameraPairs, Keypoint2DPairs, MotionPairs, PairSource
+from .pairs import CameraPairs, Keypoint2DPairs, MotionPairs, PairSource
 from .run_config import DataSpec, TrainConfig
 
 
@@ -43,20 +43,22 @@ def _same_subject(subject: str, names: Sequence[str]) -> bool:
     return False
 
 
-def build_source(spec: DataSpec, cfg: TrainConfig, augment: AugmentConfig | None = None) -> PairSource:
-    model = cfg.model
-    augment = cfg.augment if augment is None else augment
+def build_source(spec: DataSpec, cfg: TrainConfig, num_frames: int | None = None) -> PairSource:
+    """The pair source of one data spec; ``num_frames`` overrides the window (1 for the
+    single-frame baseline)."""
+    model, augment = cfg.model, cfg.augment
+    frames = num_frames or model.num_frames
     if spec.kind == "motion":
-        return MotionPairs(load_clips(spec), model.skeleton, model.num_frames, model.fps, cfg.cameras, augment, spec.stride)
+        return MotionPairs(load_clips(spec), model.skeleton, frames, model.fps, cfg.cameras, augment, spec.stride)
     if spec.kind in ("h36m", "3dhp"):
         from .paper_data import load_paper_sequences
 
         sequences = load_paper_sequences(spec, model.skeleton)
-        return CameraPairs(sequences, model.skeleton, model.num_frames, model.fps, augment, spec.stride)
+        return CameraPairs(sequences, model.skeleton, frames, model.fps, augment, spec.stride)
     if spec.kind == "keypoints2d":
         from .keypoint_tracks import load_tracks
 
-        return Keypoint2DPairs(load_tracks(spec, model.skeleton), model.skeleton, model.num_frames, model.fps, augment, spec.stride)
+        return Keypoint2DPairs(load_tracks(spec, model.skeleton), model.skeleton, frames, model.fps, augment, spec.stride)
     raise ValueError(f"unknown data kind {spec.kind!r}")
 
 

@@ -60,7 +60,8 @@ def score(preds: list[np.ndarray], views: list[EvalView], missing: list[np.ndarr
     missing_err, missing_actions = [], []
     for i, (pred, view) in enumerate(zip(preds, views)):
         gt = view.pose_3d
-        keep = np.isfinite(gt).any(-1).any(-1)
+        # Frames without ground truth, or not evaluated (centre head with a frame stride), are left out.
+        keep = np.isfinite(gt).any(-1).any(-1) & np.isfinite(pred).all(-1).all(-1)
         p, g = pred[keep], gt[keep]
         per["mpjpe"].append(metrics.mpjpe(p, g))
         per["p_mpjpe"].append(metrics.p_mpjpe(p, g))
@@ -78,7 +79,7 @@ def score(preds: list[np.ndarray], views: list[EvalView], missing: list[np.ndarr
     out["accel"] = metrics.average_by_action(np.concatenate(accel), accel_actions) * 1000.0 if accel else float("nan")
     if missing is not None:
         out["mpjpe_missing"] = metrics.average_by_action(np.concatenate(missing_err), missing_actions) * 1000.0
-    out["frames"] = int(sum(np.isfinite(v.pose_3d).any(-1).any(-1).sum() for v in views))
+    out["frames"] = int(sum(len(a) for a in per["mpjpe"]))
     return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in out.items()}
 
 
@@ -99,17 +100,16 @@ def occlusion_mask(case: str, view_index: int, frames: int, skel: Skeleton, seed
 # -- protocols ---------------------------------------------------------------------------
 def run_lifting(predictor, views: list[EvalView], seed: int, noise_px: float, skel: Skeleton) -> dict[str, dict]:
     out = {}
-    out["lift_gt2d"] = {"all": score([predictor.lift(v.points, v.visible_2d) for v in views], views)}
-    preds = []
+    out["lift_gt2d"] = {"all": score(predictor.lift_many([(v.points, v.visible_2d) for v in views]), views)}
+    noisy = []
     for i, v in enumerate(views):
         rng = np.random.default_rng([seed, i, 3])
-        noisy = v.points_px + rng.normal(0.0, noise_px, v.points_px.shape)
-        preds.append(predictor.lift(_normalise(noisy, v), v.visible_2d))
-    out["lift_noisy2d"] = {"all": score(preds, views)}
+        noisy.append((_normalise(v.points_px + rng.normal(0.0, noise_px, v.points_px.shape), v), v.visible_2d))
+    out["lift_noisy2d"] = {"all": score(predictor.lift_many(noisy), views)}
     cases = {}
     for case in OCCLUSION_CASES:
-        preds = [predictor.lift(v.points, v.visible_2d & occlusion_mask(case, i, len(v.points), skel, seed)) for i, v in enumerate(views)]
-        cases[case] = score(preds, views)
+        items = [(v.points, v.visible_2d & occlusion_mask(case, i, len(v.points), skel, seed)) for i, v in enumerate(views)]
+        cases[case] = score(predictor.lift_many(items), views)
     out["occluded2d"] = cases
     return out
 
@@ -117,19 +117,19 @@ def run_lifting(predictor, views: list[EvalView], seed: int, noise_px: float, sk
 def run_partial(predictor, views: list[EvalView], skel: Skeleton) -> dict[str, dict]:
     cases = {}
     for limb in PARTIAL_CASES:
-        preds, missing = [], []
+        items, missing = [], []
         for v in views:
             visible = np.isfinite(v.pose_3d).all(-1)
             hidden = np.zeros_like(visible)
             hidden[:, skel.limb_indices(limb)] = True
-            preds.append(predictor.complete(v.pose_3d, visible & ~hidden))
+            items.append((v.pose_3d, visible & ~hidden))
             missing.append(hidden & visible)
-        cases[limb] = score(preds, views, missing)
+        cases[limb] = score(predictor.complete_many(items), views, missing)
     return {"partial3d": cases}
 
 
 def run_real2d(predictor, views: list[EvalView]) -> dict[str, dict]:
-    preds = [predictor.lift(v.points, v.visible_2d & (v.confidence > 0.3)) for v in views]
+    preds = predictor.lift_many([(v.points, v.visible_2d & (v.confidence > 0.3)) for v in views])
     cases = {"all": score(preds, views)}
     for cam in sorted({v.name.split("/")[-1] for v in views}):
         chosen = [(p, v) for p, v in zip(preds, views) if v.name.endswith("/" + cam)]
@@ -149,11 +149,11 @@ def evaluate(predictors: dict[str, object], views: list[EvalView], real_views: l
     results = {}
     for name, predictor in predictors.items():
         res: dict[str, dict] = {}
-        if hasattr(predictor, "lift") and views:
+        if hasattr(predictor, "lift_many") and views:
             res.update({k: v for k, v in run_lifting(predictor, views, seed, noise_px, skel).items() if k in protocols})
-        if hasattr(predictor, "complete") and views and "partial3d" in protocols:
+        if hasattr(predictor, "complete_many") and views and "partial3d" in protocols:
             res.update(run_partial(predictor, views, skel))
-        if hasattr(predictor, "lift") and real_views and "real2d" in protocols:
+        if hasattr(predictor, "lift_many") and real_views and "real2d" in protocols:
             res.update(run_real2d(predictor, real_views))
         results[name] = res
     return results
@@ -202,7 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--subjects", nargs="*", default=[], help="evaluate only these subjects")
     ap.add_argument("--real2d", default=None, help="a Pose2Sim session folder for the real2d protocol")
     ap.add_argument("--baseline", action="append", default=[], metavar="NAME=PATH", help="an MLP baseline checkpoint (repeatable)")
-    ap.add_argument("--head", default="centre", choices=("centre", "full"), help="MPM lifting head")
+    ap.add_argument("--head", default="full", choices=("centre", "full"),
+                    help="MPM lifting head: full (overlapping full-sequence windows, the runtime's fast mode) or centre (one window per frame, the paper's)")
+    ap.add_argument("--frame-stride", type=int, default=1, help="centre head: evaluate every n-th frame (no accel then)")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default; 1 is faster on a busy machine)")
     ap.add_argument("--protocols", nargs="*", default=list(PROTOCOLS), choices=PROTOCOLS)
     ap.add_argument("--noise-px", type=float, default=3.0)
     ap.add_argument("--seed", type=int, default=0)
@@ -212,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data and not args.real2d:
         ap.error("give --data and/or --real2d")
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     started = time.time()
     model, ckpt = load_model(args.checkpoint)
     cfg = model.cfg
@@ -224,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         from .real2d import real2d_views
 
         real_views = real2d_views(args.real2d, cfg.skeleton, cfg.fps)
-    predictors: dict[str, object] = {"mpm": MPMPredictor(model, head=args.head)}
+    predictors: dict[str, object] = {"mpm": MPMPredictor(model, head=args.head, frame_stride=args.frame_stride)}
     for item in args.baseline:
         name, _, path = item.partition("=")
         if not path:
@@ -240,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         "model": cfg.to_dict(),
         "data": args.data, "kind": args.kind, "subjects": args.subjects, "real2d": args.real2d,
         "views": len(views), "real2d_views": len(real_views),
-        "head": args.head, "seed": args.seed, "noise_px": args.noise_px,
+        "head": args.head, "frame_stride": args.frame_stride, "seed": args.seed, "noise_px": args.noise_px,
         "cameras": EVAL_CAMERAS,
         "protocols": results.pop("mpm"),
         "baselines": results,

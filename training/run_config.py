@@ -35,6 +35,7 @@ Layout (every key optional except the data sources)::
     weights = { mask_2d = 5, mask_3d = 2, lift = 1 }
     masking = { mode = "spatiotemporal", spatial_joints = 5, temporal_ratio = 0.6 }
     [stage2]                        # fine-tuning from the stage-I weights, same keys
+    [baseline]                      # the single-frame MLP (python -m training.train_baseline)
 """
 from __future__ import annotations
 
@@ -92,6 +93,22 @@ class StageConfig:
 
 
 @dataclass(frozen=True)
+class BaselineConfig:
+    """The single-frame MLP baseline (``python -m training.train_baseline``): same data,
+    cameras and noise as the MPM config; ``minutes`` caps its wall-clock time (0 = none)."""
+
+    epochs: int = 40
+    batch_size: int = 1024
+    steps_per_epoch: int = 0
+    lr: float = 1e-3
+    lr_decay: float = 0.96
+    width: int = 1024
+    blocks: int = 2
+    dropout: float = 0.5
+    minutes: float = 0.0
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     model: MPMConfig
     train: tuple[DataSpec, ...]
@@ -107,6 +124,7 @@ class TrainConfig:
     checkpoint_every: int = 200
     cameras: CameraProtocol = CameraProtocol()
     augment: AugmentConfig = AugmentConfig()
+    baseline: BaselineConfig = BaselineConfig()
     source: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def stage(self, name: str) -> StageConfig:
@@ -155,10 +173,11 @@ def parse_config(raw: dict[str, Any]) -> TrainConfig:
     noise = _build(NoiseConfig, raw.pop("noise", {}), "noise")
     augment = _build(AugmentConfig, {**raw.pop("augment", {}), "noise": noise}, "augment")
     cameras = _build(CameraProtocol, raw.pop("cameras", {}), "cameras")
+    baseline = _build(BaselineConfig, raw.pop("baseline", {}), "baseline")
     stage1, stage2 = _stage(raw.pop("stage1", None), "stage1"), _stage(raw.pop("stage2", None), "stage2")
     if stage1 is None and stage2 is None:
         raise ValueError("the config needs a [stage1] and/or a [stage2] section")
-    cfg = _build(TrainConfig, {**raw, "model": model, "train": train, "val": val, "stage1": stage1, "stage2": stage2, "augment": augment, "cameras": cameras}, "top level")
+    cfg = _build(TrainConfig, {**raw, "model": model, "train": train, "val": val, "stage1": stage1, "stage2": stage2, "augment": augment, "cameras": cameras, "baseline": baseline}, "top level")
     if cfg.amp not in ("bf16", "fp16", "none"):
         raise ValueError(f"amp = {cfg.amp!r}: expected bf16, fp16 or none")
     return cfg
