@@ -181,11 +181,11 @@ def format_table(report: dict) -> str:
 
 
 # -- command line ------------------------------------------------------------------------
-def load_views(path: str, kind: str, mapping: str | None, subjects: list[str], skeleton: str, fps: float) -> list[EvalView]:
+def load_views(path: str, kind: str, mapping: str | None, subjects: list[str], skeleton: str, fps: float, keypoints: str = "gt") -> list[EvalView]:
     from .datasets import load_clips
     from .run_config import DataSpec
 
-    spec = DataSpec(path=path, kind=kind, mapping=mapping, subjects=tuple(subjects))
+    spec = DataSpec(path=path, kind=kind, mapping=mapping, subjects=tuple(subjects), options={"keypoints": keypoints})
     if kind == "motion":
         return views_from_clips(load_clips(spec), skeleton, fps)
     from .paper_data import load_paper_sequences
@@ -199,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", help="motion the readers take (BVH/ASF folder or file, prepared .npz, or a paper layout with --kind)")
     ap.add_argument("--kind", default="motion", choices=("motion", "h36m", "3dhp"))
     ap.add_argument("--mapping", default=None, help="rig mapping preset or JSON for BVH files")
+    ap.add_argument("--keypoints", default="gt", help="--kind h36m: the 2D file data_2d_h36m_<keypoints>.npz beside --data")
     ap.add_argument("--subjects", nargs="*", default=[], help="evaluate only these subjects")
     ap.add_argument("--real2d", default=None, help="a Pose2Sim session folder for the real2d protocol")
     ap.add_argument("--baseline", action="append", default=[], metavar="NAME=PATH", help="an MLP baseline checkpoint (repeatable)")
@@ -220,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     model, ckpt = load_model(args.checkpoint)
     cfg = model.cfg
-    views = load_views(args.data, args.kind, args.mapping, args.subjects, cfg.skeleton, cfg.fps) if args.data else []
+    views = load_views(args.data, args.kind, args.mapping, args.subjects, cfg.skeleton, cfg.fps, args.keypoints) if args.data else []
     if args.max_frames:
         for v in views:
             v.pose_3d, v.points_px = v.pose_3d[: args.max_frames], v.points_px[: args.max_frames]

@@ -18,6 +18,7 @@ Layout (every key optional except the data sources)::
     kind = "motion"                 # motion | h36m | 3dhp | keypoints2d
     weight = 1.0
     exclude_subjects = ["5"]
+    stages = ["stage1", "stage2"]   # the stages that use this source
     [[data.val]]
     path = "build/data/cmu.npz"
     subjects = ["5"]
@@ -63,6 +64,7 @@ class DataSpec:
     subjects: tuple[str, ...] = ()
     exclude_subjects: tuple[str, ...] = ()
     stride: int = 1
+    stages: tuple[str, ...] = ("stage1", "stage2")  # the stages that train on this source
     # Layout-specific choices (h36m: "keypoints" = a 2D file or "gt"; "split" = train | test).
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -71,6 +73,9 @@ class DataSpec:
             raise ValueError(f"data source {self.path}: kind {self.kind!r}, expected one of {DATA_KINDS}")
         object.__setattr__(self, "subjects", tuple(str(s) for s in self.subjects))
         object.__setattr__(self, "exclude_subjects", tuple(str(s) for s in self.exclude_subjects))
+        bad = set(self.stages) - {"stage1", "stage2"}
+        if bad or not self.stages:
+            raise ValueError(f"data source {self.path}: stages {list(self.stages)}, expected some of stage1, stage2")
         overlap = set(self.subjects) & set(self.exclude_subjects)
         if overlap:
             raise ValueError(f"data source {self.path}: subjects {sorted(overlap)} are both included and excluded")

@@ -60,13 +60,17 @@ def train(
     }
     final = None
     stages = tuple(s for s in stages if getattr(cfg, s) is not None)
-    for index, stage in enumerate(stages):
+    for stage in stages:
+        index = ("stage1", "stage2").index(stage)  # seeds do not depend on which stages this call runs
         settings = cfg.stage(stage)
         torch.manual_seed(cfg.seed + index)
         model = MPM(cfg.model)
+        used = [i for i, spec in enumerate(cfg.train) if stage in spec.stages]
+        if not used:
+            raise ValueError(f"no [[data.train]] source is used in {stage} (see their 'stages')")
         batches = MixedBatches(
-            train_sources, [s.weight for s in cfg.train], settings.batch_size, cfg.seed + 1000 * index,
-            settings.steps_per_epoch or None, ctx.world_size,
+            [train_sources[i] for i in used], [cfg.train[i].weight for i in used], settings.batch_size,
+            cfg.seed + 1000 * index, settings.steps_per_epoch or None, ctx.world_size,
         )
         folder = out / stage
         if ctx.is_main:
