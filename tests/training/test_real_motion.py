@@ -86,3 +86,23 @@ def test_same_motion_two_formats_agree():
 def test_prepended_rest_pose_detected(folder, name, dropped):
     (clip,) = read_motion(require_shared_data(folder, name))
     assert clip.meta["dropped_tpose_frames"] == dropped
+
+
+def test_pose2sim_trc_as_motion():
+    trial = require_shared_data("pose2sim_demo", "S00_Demo_Session", "S00_P00_SingleParticipant", "S00_P00_T01_BalancingTrial")
+    (clip,) = read_motion(trial / "pose-3d" / "S00_P00_T01_BalancingTrial_0-100.trc")
+    pos = clip.positions.astype(np.float64)
+    assert clip.fps == 60 and clip.num_frames == 100 and np.isfinite(pos).all()
+    assert fraction_upright(pos, SKEL) == 1.0 and 1.5 <= estimate_height(pos, SKEL) <= 2.0
+    assert fraction_toes_ahead(pos, SKEL) > 0.9
+
+
+def test_real_openpose_folder_as_2d_clip():
+    pytest.importorskip("engine.keypoints")
+    from training.data import read_keypoints_2d
+
+    folder = require_shared_data("pose2sim_demo", "S00_Demo_Session", "S00_P00_SingleParticipant",
+                                 "S00_P00_T01_BalancingTrial", "pose-associated", "cam01_json")
+    clip = read_keypoints_2d(folder, image_size=(1088, 1920), fps=60)
+    assert clip.points.shape == (100, SKEL.num_joints, 2) and clip.fps == 60
+    assert np.isfinite(clip.points[:, SKEL.index("left_knee")]).mean() > 0.9

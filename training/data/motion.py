@@ -5,7 +5,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from engine.skeleton import Skeleton, get_skeleton
+from engine.coords import camera_to_blender_world
+from engine.skeleton import Skeleton, convert_joints, get_skeleton
 
 
 @dataclass(eq=False)  # arrays: compare clips by identity
@@ -53,6 +54,11 @@ class MotionClip:
         """(F, J) bool: True where the joint is given."""
         return np.isfinite(self.positions).all(-1)
 
+    def on_skeleton(self, skeleton: str) -> "MotionClip":
+        """The clip with its joints re-ordered to ``skeleton`` (joints it lacks: NaN)."""
+        positions = convert_joints(self.positions, self.skel, get_skeleton(skeleton))
+        return replace(self, positions=positions, skeleton=skeleton, meta=dict(self.meta))
+
     def resampled(self, fps: float) -> "MotionClip":
         return replace(self, positions=resample(self.positions, self.fps, fps), fps=float(fps), meta=dict(self.meta))
 
@@ -75,3 +81,74 @@ def resample(positions: np.ndarray, fps_in: float, fps_out: float) -> np.ndarray
     w = np.where(w < 1e-6, 0.0, w)
     out = positions[lo] * (1.0 - w) + np.where(w > 0, positions[hi], 0.0) * w
     return out.astype(positions.dtype, copy=False)
+
+
+@dataclass(eq=False)
+class CameraSequence:
+    """Camera-space 3D with the same camera's 2D (Human3.6M / MPI-INF-3DHP style data).
+
+    ``pose_3d`` (F, J, 3) metres, OpenCV camera axes (x right, y down, z forward);
+    ``pose_2d`` (F, J, 2) pixels; ``valid`` (F,) frames with ground truth; joints in the
+    order of ``skeleton``, NaN = missing.
+    """
+
+    pose_3d: np.ndarray
+    pose_2d: np.ndarray
+    image_size: tuple[int, int]
+    fps: float
+    subject: str
+    name: str
+    source: str
+    camera: str = ""
+    action: str | None = None
+    valid: np.ndarray | None = None
+    skeleton: str = "anim19"
+
+    def __post_init__(self) -> None:
+        self.pose_3d = np.asarray(self.pose_3d, dtype=np.float32)
+        self.pose_2d = np.asarray(self.pose_2d, dtype=np.float32)
+        n, j = self.pose_3d.shape[:2]
+        if self.pose_2d.shape != (n, j, 2) or j != get_skeleton(self.skeleton).num_joints:
+            raise ValueError(
+                f"sequence {self.name!r}: pose_3d {self.pose_3d.shape} and pose_2d {self.pose_2d.shape} "
+                f"must be (F, J, 3) and (F, J, 2) with J of {self.skeleton!r}"
+            )
+        self.valid = np.ones(n, bool) if self.valid is None else np.asarray(self.valid, bool).reshape(n)
+
+    def as_dict(self) -> dict:
+        """The dict the trainer's ``CameraPairs`` takes."""
+        return {
+            "pose_3d": self.pose_3d, "pose_2d": self.pose_2d, "image_size": self.image_size, "valid": self.valid,
+            "fps": self.fps, "action": self.action, "name": self.name, "subject": self.subject,
+        }
+
+    def to_motion_clip(self) -> MotionClip:
+        """The 3D alone, seen from the default front view (camera -> Blender world, Z up)."""
+        world = camera_to_blender_world(self.pose_3d)
+        world[~self.valid] = np.nan
+        return MotionClip(
+            positions=world, fps=self.fps, subject=self.subject, clip=self.name, source=self.source,
+            action=self.action, skeleton=self.skeleton, meta={"camera": self.camera, "from": "camera space"},
+        )
+
+
+@dataclass(eq=False)
+class KeypointClip:
+    """One person's 2D joints over time (2D-only data for masked 2D modelling).
+
+    ``points`` (F, J, 2) pixels, NaN = not detected; ``confidence`` (F, J), 0 = absent.
+    """
+
+    points: np.ndarray
+    confidence: np.ndarray
+    image_size: tuple[int, int]
+    fps: float
+    subject: str
+    clip: str
+    source: str
+    skeleton: str = "anim19"
+
+    def as_dict(self) -> dict:
+        """The dict the trainer's ``Keypoint2DPairs`` takes."""
+        return {"points": self.points, "confidence": self.confidence, "image_size": self.image_size,
+                "fps": self.fps, "subject": self.subject, "name": self.clip}

@@ -5,10 +5,17 @@ import logging
 import os
 from pathlib import Path
 
+import numpy as np
+
 from . import asfamc
 from .bvh import MotionFileError, parse_bvh
-from .cmu import check_frame_rate, cmu_ids, find_table, read_table
+from .cmu import TABLE_NAME, check_frame_rate, cmu_ids, find_table, read_table
+from .h36m import is_h36m_npz, read_h36m_npz
 from .motion import MotionClip
+from .mpi3dhp import is_3dhp_npz, read_3dhp_npz
+from .pose2sim import read_pose2sim_trc
+from .positions import is_positions_npz, read_positions_csv, read_positions_npz
+from .prepared import load_prepared
 from .rigs import MappingArg, clip_from_rig, file_ids, resolve_mapping
 
 log = logging.getLogger(__name__)
@@ -90,7 +97,48 @@ def _cmu_check(path: Path, num_frames: int, fps: float, table: Path | None) -> t
     return checked, entry.description or None, {"cmu_check": note or "ok"}
 
 
-READERS = {".bvh": read_bvh, ".amc": read_asf_amc}
+MOTION_SUFFIXES = (".bvh", ".amc", ".npz", ".csv", ".trc")
+
+
+def npz_keys(path: Path) -> set[str]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return set(z.files)
+    except (OSError, ValueError, EOFError) as exc:
+        raise MotionFileError(f"cannot read npz file {path}: {exc}") from None
+
+
+def read_npz_motion(path: Path, skeleton: str = "anim19") -> list[MotionClip]:
+    """Any npz layout with 3D motion, recognised by its keys."""
+    keys = npz_keys(path)
+    if "format" in keys and "offsets" in keys:
+        clips = load_prepared(path)
+        if clips and clips[0].skeleton != skeleton:
+            clips = [c.on_skeleton(skeleton) for c in clips]
+        return clips
+    if is_h36m_npz(keys):
+        return read_h36m_npz(path, skeleton=skeleton)
+    if is_3dhp_npz(keys):
+        return [seq.to_motion_clip() for seq in read_3dhp_npz(path, skeleton=skeleton)]
+    if is_positions_npz(keys):
+        return [read_positions_npz(path, skeleton=skeleton)]
+    raise MotionFileError(
+        f"{path}: unknown npz layout (keys: {', '.join(sorted(keys))}); readable: prepared cache, "
+        "VideoPose3D Human3.6M (positions_3d), MPI-INF-3DHP (data), joint positions (positions + joints)"
+    )
+
+
+def _read_file(path: Path, mapping: MappingArg, skeleton: str, table: Path | None) -> list[MotionClip]:
+    suffix = path.suffix.lower()
+    if suffix == ".bvh":
+        return [read_bvh(path, mapping=mapping, skeleton=skeleton, cmu_table=table)]
+    if suffix == ".amc":
+        return [read_asf_amc(path, mapping=mapping, skeleton=skeleton, cmu_table=table)]
+    if suffix == ".npz":
+        return read_npz_motion(path, skeleton)
+    if suffix == ".trc":
+        return [read_pose2sim_trc(path, skeleton)]
+    return [read_positions_csv(path, skeleton=skeleton)]
 
 
 def read_motion(
@@ -100,20 +148,28 @@ def read_motion(
     """Every clip in a file or a folder (searched recursively), on ``skeleton``,
     resampled to ``fps`` when given. Unreadable files raise MotionFileError naming them.
 
+    Reads BVH (any rig with a mapping), CMU ASF/AMC, npz (the prepared cache, VideoPose3D
+    Human3.6M, MPI-INF-3DHP seen from the default front view, joint positions, Blender
+    actions from ``train_bridge.py``), joint-position CSV and Pose2Sim TRC.
+
     ``cmu_table``: a CMU_data.csv for clips with CMU names (frame-rate check, action);
     by default one beside the files is used.
     """
     path = Path(path)
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in READERS and p.is_file())
+        files = sorted(
+            p for p in path.rglob("*") if p.suffix.lower() in MOTION_SUFFIXES and p.is_file() and p.name != TABLE_NAME
+        )
         if not files:
-            raise MotionFileError(f"{path}: no motion files ({', '.join(READERS)}) in this folder")
+            raise MotionFileError(f"{path}: no motion files ({', '.join(MOTION_SUFFIXES)}) in this folder")
     elif path.is_file():
-        if path.suffix.lower() not in READERS:
-            raise MotionFileError(f"{path}: unknown motion file type {path.suffix!r}; readable: {', '.join(READERS)}")
+        if path.suffix.lower() not in MOTION_SUFFIXES:
+            raise MotionFileError(
+                f"{path}: unknown motion file type {path.suffix!r}; readable: {', '.join(MOTION_SUFFIXES)}"
+            )
         files = [path]
     else:
         raise MotionFileError(f"{path}: no such file or folder")
     table = Path(cmu_table) if cmu_table else None
-    clips = [READERS[f.suffix.lower()](f, mapping=mapping, skeleton=skeleton, cmu_table=table) for f in files]
+    clips = [clip for f in files for clip in _read_file(f, mapping, skeleton, table)]
     return [c.resampled(fps) if fps else c for c in clips]
