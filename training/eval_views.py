@@ -16,7 +16,7 @@ import numpy as np
 from engine.coords import normalize_screen
 from engine.skeleton import convert_joints, get_skeleton
 
-from .cameras import cameras_at, project, to_camera
+from .data.cameras import camera_at
 
 EVAL_CAMERAS = {
     "azimuth_deg": (45.0, 135.0, 225.0, 315.0),
@@ -73,13 +73,9 @@ def views_from_clips(clips, skeleton: str, fps: float) -> list[EvalView]:
         target = np.nanmean(root, 0)
         extent = float(np.nanmax(np.linalg.norm(root[:, :2] - target[:2], axis=-1)))
         for az in EVAL_CAMERAS["azimuth_deg"]:
-            cams = cameras_at(
-                target[None], np.array([az]), np.array([EVAL_CAMERAS["elevation_deg"]]), np.array([5.0 + extent]),
-                np.array([EVAL_CAMERAS["fov_deg"]]), EVAL_CAMERAS["image_size"],
-            )
-            cam3d = to_camera(positions[None], cams)[0]
-            px = project(cam3d[None], cams)[0]
-            px[~np.isfinite(cam3d).all(-1)] = np.nan
+            camera = camera_at(target, az, EVAL_CAMERAS["elevation_deg"], 5.0 + extent, EVAL_CAMERAS["fov_deg"], EVAL_CAMERAS["image_size"])
+            cam3d = camera.world_to_camera(positions)
+            px = camera.project_camera(cam3d)
             views.append(
                 EvalView(
                     name=f"{clip.subject}/{clip.clip}/az{int(az)}", subject=str(clip.subject), action=action_group(clip.action),

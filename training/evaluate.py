@@ -8,7 +8,11 @@
 Protocols (fixed seed; cameras in ``eval_views.EVAL_CAMERAS``):
 
 * ``lift_gt2d``: the clean projection of the 3D, every joint visible;
-* ``lift_noisy2d``: the same with 3 px Gaussian jitter per coordinate (``--noise-px``);
+* ``lift_noisy2d``: the same through the detector-noise model calibrated on real
+  detections (``training.data.cameras.DetectorNoise``: per-joint white jitter and a slow
+  per-window offset), scaled so that the mean per-joint jitter is 3 px (``--noise-px``;
+  the calibrated drift keeps its ratio to the jitter); no dropouts (``occluded2d`` covers
+  missing joints);
 * ``occluded2d``: the paper's Table 3 cases: ``1_joint`` and ``2_joints`` (random
   non-root joints per view), ``2_legs``, ``2_arms``, ``left_leg_left_arm``,
   ``right_leg_right_arm`` hidden in every frame of the 2D input;
@@ -32,6 +36,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +46,7 @@ from engine.checkpoint import load_model
 from engine.skeleton import Skeleton, get_skeleton
 
 from . import metrics
+from .data.cameras import DetectorNoise
 from .eval_views import EVAL_CAMERAS, EvalView, views_from_clips, views_from_sequences
 from .predictors import FillPredictor, MLPPredictor, MPMPredictor
 
@@ -104,7 +110,7 @@ def run_lifting(predictor, views: list[EvalView], seed: int, noise_px: float, sk
     noisy = []
     for i, v in enumerate(views):
         rng = np.random.default_rng([seed, i, 3])
-        noisy.append((_normalise(v.points_px + rng.normal(0.0, noise_px, v.points_px.shape), v), v.visible_2d))
+        noisy.append((_normalise(detector_noise(v.points_px, noise_px, skel, rng), v), v.visible_2d))
     out["lift_noisy2d"] = {"all": score(predictor.lift_many(noisy), views)}
     cases = {}
     for case in OCCLUSION_CASES:
@@ -135,6 +141,18 @@ def run_real2d(predictor, views: list[EvalView]) -> dict[str, dict]:
         chosen = [(p, v) for p, v in zip(preds, views) if v.name.endswith("/" + cam)]
         cases[cam] = score([p for p, _ in chosen], [v for _, v in chosen])
     return {"real2d": cases}
+
+
+def detector_noise(points_px: np.ndarray, jitter_px: float, skel: Skeleton, rng: np.random.Generator) -> np.ndarray:
+    """The calibrated noise model at a mean per-joint jitter of ``jitter_px`` pixels."""
+    base = DetectorNoise()
+    jitter = base.per_joint(base.jitter, base.default_jitter, skel)
+    extent = np.nanmax(points_px[..., 1], axis=1) - np.nanmin(points_px[..., 1], axis=1)
+    height = float(np.nanmedian(extent))
+    level = jitter_px / (float(jitter.mean()) * height)
+    model = replace(base, level=(level, level), occlusion_prob=0.0, default_dropout=0.0, dropout={})
+    noisy, _ = model.apply(points_px, rng, skel, person_height_px=height)
+    return np.where(np.isfinite(points_px), noisy, np.nan)
 
 
 def _normalise(px: np.ndarray, view: EvalView) -> np.ndarray:

@@ -29,7 +29,7 @@ import torch
 from engine.coords import normalize_screen
 from engine.skeleton import Skeleton, convert_joints, get_skeleton
 
-from .cameras import CameraProtocol, NoiseConfig, apply_detector_noise, inside_image, normalize_rows, project, sample_cameras, to_camera
+from .data.cameras import CameraProtocol, DetectorNoise, random_bone_factors, sample_camera, scale_bones
 
 
 # -- windows ---------------------------------------------------------------------------
@@ -81,11 +81,12 @@ class PairSource(Protocol):
 class AugmentConfig:
     """Training augmentation. ``bone_scale``: standard deviation of the per-bone length
     factor (left and right scaled alike); ``flip_prob``: horizontal flip with left/right
-    swap; ``noise``: the detector-noise model applied to the 2D input."""
+    swap; ``noise``: the detector-noise model (``training.data.cameras.DetectorNoise``,
+    calibrated on real detections) applied to the 2D input, or None for clean 2D."""
 
     flip_prob: float = 0.5
     bone_scale: float = 0.0
-    noise: NoiseConfig = NoiseConfig()
+    noise: DetectorNoise | None = None
 
 
 def _empty_like_batch(b: int, t: int, j: int) -> dict[str, np.ndarray]:
@@ -98,26 +99,6 @@ def _empty_like_batch(b: int, t: int, j: int) -> dict[str, np.ndarray]:
         "valid_3d": np.zeros((b, t, j), bool),
         "has_3d": np.zeros((b,), bool),
     }
-
-
-def scale_bones(positions: np.ndarray, skeleton: Skeleton, factors: np.ndarray) -> np.ndarray:
-    """Rebuild (B, T, J, 3) positions with each bone scaled by ``factors`` (B, J) (the
-    factor of a joint scales the bone from its parent to it); parents come first."""
-    out = positions.copy()
-    for child in range(skeleton.num_joints):
-        parent = skeleton.parents[child]
-        if parent < 0:
-            continue
-        bone = positions[:, :, child] - positions[:, :, parent]
-        out[:, :, child] = out[:, :, parent] + bone * factors[:, None, child, None]
-    return out
-
-
-def symmetric_bone_factors(skeleton: Skeleton, std: float, rng: np.random.Generator, rows: int) -> np.ndarray:
-    """(rows, J) log-normal bone factors, the same for a joint and its mirror twin."""
-    flip = skeleton.flip_permutation
-    raw = np.exp(rng.normal(0.0, std, size=(rows, skeleton.num_joints)))
-    return np.sqrt(raw * raw[:, flip])
 
 
 def flip_pairs(batch: dict[str, np.ndarray], rows: np.ndarray, skeleton: Skeleton) -> None:
@@ -139,7 +120,11 @@ def root_relative(pose: np.ndarray, root: int) -> np.ndarray:
 
 
 class MotionPairs:
-    """3D mocap clips (``MotionClip``) seen by a random virtual camera per window."""
+    """3D mocap clips (``MotionClip``) seen by a random virtual camera per window.
+
+    Each window draws one of ``cameras`` (``training.data.cameras.CameraProtocol``: its
+    image size, field of view, how much of the frame the person fills ...) and a camera
+    from it; detector noise, and joints leaving the image, make the 2D input."""
 
     def __init__(
         self,
@@ -147,13 +132,15 @@ class MotionPairs:
         skeleton: str | Skeleton,
         num_frames: int,
         fps: float,
-        cameras: CameraProtocol = CameraProtocol(),
+        cameras: Sequence[CameraProtocol] = (CameraProtocol(),),
         augment: AugmentConfig = AugmentConfig(),
         stride: int = 1,
     ) -> None:
         self.skeleton = get_skeleton(skeleton) if isinstance(skeleton, str) else skeleton
         if not clips:
             raise ValueError("MotionPairs needs at least one clip")
+        if not cameras:
+            raise ValueError("MotionPairs needs at least one camera protocol")
         frames, lengths, self.actions, self.names = [], [], [], []
         for clip in clips:
             positions = clip.resampled(fps).positions
@@ -166,7 +153,7 @@ class MotionPairs:
         self.frames = np.concatenate(frames)
         self.subjects = {str(c.subject) for c in clips}
         self.windows = Windows(lengths, num_frames, stride)
-        self.cameras = cameras
+        self.cameras = tuple(cameras)
         self.augment = augment
         self.fps = fps
 
@@ -178,39 +165,40 @@ class MotionPairs:
 
     def make(self, rows: np.ndarray, rng: np.random.Generator, augment: bool = True) -> dict[str, np.ndarray]:
         skel, aug = self.skeleton, self.augment
-        world = self.world_windows(rows)
-        if augment and aug.bone_scale > 0:
-            world = scale_bones(world, skel, symmetric_bone_factors(skel, aug.bone_scale, rng, len(rows)))
-        cams = sample_cameras(self.cameras, world[:, :, skel.root], rng)
-        if not augment:
-            return self.view(world, cams, None)
-        return self.view(world, cams, rng, flip=rng.random(len(rows)) < aug.flip_prob)
-
-    def view(self, world: np.ndarray, cams: dict[str, np.ndarray], rng: np.random.Generator | None, flip: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        """Pairs of world windows (B, T, J, 3) seen by ``cams``; detector noise only with ``rng``."""
-        skel = self.skeleton
+        world = self.world_windows(rows).astype(np.float64)
         b, t, j, _ = world.shape
-        cam3d = to_camera(world, cams)
-        px = project(cam3d, cams)
-        clean = normalize_rows(px, cams["size"])
-        valid = np.isfinite(world).all(-1) & (cam3d[..., 2] > 0.1)
         out = _empty_like_batch(b, t, j)
-        out["target_2d"][:] = np.nan_to_num(clean)
-        out["target_valid_2d"][:] = valid
-        if rng is not None:
-            # A detector sees nothing outside the frame: truncated people are part of the task.
-            noisy_px, detected = apply_detector_noise(px, valid & inside_image(px, cams["size"]), self.augment.noise, skel, rng, cams["focal"])
-            out["pose_2d"][:] = np.nan_to_num(normalize_rows(noisy_px, cams["size"]))
-            out["valid_2d"][:] = detected
-        else:
-            out["pose_2d"][:] = out["target_2d"]
-            out["valid_2d"][:] = valid
-        out["pose_3d"][:] = np.nan_to_num(root_relative(cam3d, skel.root))
-        out["valid_3d"][:] = valid
+        for i in range(b):
+            pos = world[i]
+            if augment and aug.bone_scale > 0:
+                pos = scale_bones(pos, random_bone_factors(skel, aug.bone_scale, rng), skel)
+            protocol = self.cameras[rng.integers(len(self.cameras))]
+            self._fill_row(out, i, pos, sample_camera(pos, rng, protocol, skel.root), rng if augment else None)
         out["has_3d"][:] = True
-        if flip is not None and flip.any():
-            flip_pairs(out, np.flatnonzero(flip), skel)
+        if augment and aug.flip_prob > 0:
+            flip = rng.random(b) < aug.flip_prob
+            if flip.any():
+                flip_pairs(out, np.flatnonzero(flip), skel)
         return out
+
+    def _fill_row(self, out: dict[str, np.ndarray], i: int, world: np.ndarray, camera, rng: np.random.Generator | None) -> None:
+        """Row ``i`` of a batch: ``world`` (T, J, 3) through ``camera``; noise with ``rng``."""
+        skel = self.skeleton
+        w, h = camera.image_size
+        cam3d = camera.world_to_camera(world)
+        px = camera.project_camera(cam3d)
+        valid = np.isfinite(world).all(-1) & np.isfinite(px).all(-1)
+        out["pose_3d"][i] = np.nan_to_num(root_relative(cam3d, skel.root))
+        out["valid_3d"][i] = np.isfinite(world).all(-1)
+        out["target_2d"][i] = np.nan_to_num(normalize_screen(px, w, h))
+        out["target_valid_2d"][i] = valid
+        noisy = px
+        if rng is not None and self.augment.noise is not None:
+            noisy, _ = self.augment.noise.apply(px, rng, skel)
+        inside = (noisy[..., 0] >= 0) & (noisy[..., 0] < w) & (noisy[..., 1] >= 0) & (noisy[..., 1] < h)
+        # A detector sees nothing outside the frame: truncated people are part of the task.
+        out["valid_2d"][i] = valid & np.isfinite(noisy).all(-1) & (inside if rng is not None else True)
+        out["pose_2d"][i] = np.nan_to_num(normalize_screen(noisy, w, h))
 
 
 class CameraPairs:
@@ -279,15 +267,19 @@ class CameraPairs:
 
 
 class Keypoint2DPairs:
-    """2D-only tracks (pixels, NaN = not detected) for masked 2D modelling."""
+    """2D-only tracks (``KeypointClip.as_dict()``: pixels, NaN or low confidence = not
+    detected) for masked 2D modelling."""
 
-    def __init__(self, tracks: Sequence[dict], skeleton: str | Skeleton, num_frames: int, fps: float, augment: AugmentConfig = AugmentConfig(), stride: int = 1) -> None:
+    def __init__(self, tracks: Sequence[dict], skeleton: str | Skeleton, num_frames: int, fps: float, augment: AugmentConfig = AugmentConfig(), stride: int = 1, min_confidence: float = 0.3) -> None:
         self.skeleton = get_skeleton(skeleton) if isinstance(skeleton, str) else skeleton
         pts, lengths = [], []
         for track in tracks:
             w, h = track["image_size"]
             step = max(1, int(round(track.get("fps", fps) / fps)))
-            pts.append(normalize_screen(np.asarray(track["points"], np.float32)[::step], w, h))
+            points = np.asarray(track["points"], np.float32)
+            if track.get("confidence") is not None:
+                points = np.where((np.asarray(track["confidence"]) >= min_confidence)[..., None], points, np.nan)
+            pts.append(normalize_screen(points[::step], w, h))
             lengths.append(len(pts[-1]))
         self.subjects = {str(t.get("subject", "")) for t in tracks}
         self.points = np.concatenate(pts)
@@ -354,6 +346,36 @@ class MixedBatches:
             rng = np.random.default_rng([self.seed, epoch, step, rank, i])
             parts.append(source.make(self.rows(epoch, step, rank, i), rng))
         return {k: torch.from_numpy(np.concatenate([p[k] for p in parts])) for k in parts[0]}
+
+
+class EpochSteps(torch.utils.data.Dataset):
+    """The batches of one epoch from ``start`` on, as a dataset a DataLoader's worker
+    processes can prepare ahead of the training step (item k = step start + k)."""
+
+    def __init__(self, batches: MixedBatches, epoch: int, start: int, rank: int) -> None:
+        self.batches, self.epoch, self.start, self.rank = batches, epoch, start, rank
+
+    def __len__(self) -> int:
+        return self.batches.steps_per_epoch - self.start
+
+    def __getitem__(self, k: int) -> dict[str, torch.Tensor]:
+        return self.batches.batch(self.epoch, self.start + k, self.rank)
+
+
+def epoch_batches(batches: MixedBatches, epoch: int, start: int, rank: int, workers: int):
+    """Iterate the batches of ``epoch`` from step ``start``; with ``workers`` > 0 they are
+    made in background processes (the same batches: each depends only on its step)."""
+    steps = EpochSteps(batches, epoch, start, rank)
+    if workers <= 0:
+        return (steps[k] for k in range(len(steps)))
+    return iter(torch.utils.data.DataLoader(
+        steps, batch_size=None, shuffle=False, num_workers=workers, prefetch_factor=4,
+        worker_init_fn=_single_thread,
+    ))
+
+
+def _single_thread(_: int) -> None:
+    torch.set_num_threads(1)
 
 
 def _largest_remainder(weights: np.ndarray, total: int) -> np.ndarray:

@@ -7,10 +7,9 @@ Human3.6M, VideoPose3D layout (``kind = "h36m"``; docs/formats.md §4): ``path``
 The 3D is moved into each camera's frame with the dataset's calibration
 (``paper/h36m_cameras.json``), cut to the 17 joints, and matched to the 2D by length.
 
-MPI-INF-3DHP, P-STMO layout (``kind = "3dhp"``): ``data_train_3dhp.npz`` (``data``: "S1 Seq1"
--> [{camera: {data_2d (F, 17, 2) px, data_3d (F, 17, 3) mm camera space}}, fps]) or
-``data_test_3dhp.npz`` ("TS1" -> {data_2d, data_3d, valid}); images are 2048 x 2048 except
-TS5 and TS6 (1920 x 1080). The test sequences' frame rate is ``options.test_fps`` (default 50).
+MPI-INF-3DHP, P-STMO layout (``kind = "3dhp"``): ``data_train_3dhp.npz`` or
+``data_test_3dhp.npz``, read by ``training.data.read_3dhp_npz`` (camera-space 3D with its
+2D); the test sequences' frame rate is ``options.test_fps`` (default 50).
 
 Both yield dicts for :class:`training.pairs.CameraPairs` and the evaluation: ``pose_3d``
 (F, J, 3) metres, ``pose_2d`` (F, J, 2) pixels, ``image_size``, ``fps``, ``subject``,
@@ -19,7 +18,6 @@ Both yield dicts for :class:`training.pairs.CameraPairs` and the evaluation: ``p
 from __future__ import annotations
 
 import json
-import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -27,15 +25,10 @@ import numpy as np
 
 from engine.skeleton import convert_joints, get_skeleton
 
+from .data.h36m import H36M32_TO_H36M17 as H36M_KEEP
+from .data.h36m import H36M_FPS, action_name
 from .run_config import DataSpec
 
-H36M_FPS = 50.0
-# Human3.6M's 32 joints -> the 17 of h36m17 (VideoPose3D drops the static ones).
-H36M_KEEP = [0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27]
-# MPI-INF-3DHP's 17 "relevant" joints -> h36m17 slots (docs/formats.md §1c, thorax <- neck).
-MPI_TO_H36M = [10, 8, 14, 15, 16, 11, 12, 13, 1, 2, 3, 4, 5, 6, 0, 7, 9]
-MPI_TEST_SIZES = {"TS5": (1920, 1080), "TS6": (1920, 1080)}
-MPI_SIZE = (2048, 2048)
 
 
 @lru_cache(maxsize=1)
@@ -104,39 +97,16 @@ def load_h36m(spec: DataSpec, skeleton: str) -> list[dict]:
                     "pose_3d": _to_skeleton(cam3d, skeleton).astype(np.float32),
                     "pose_2d": _to_skeleton(np.asarray(pts[:n], np.float64), skeleton).astype(np.float32),
                     "image_size": (cams[c]["res_w"], cams[c]["res_h"]), "fps": H36M_FPS, "subject": subject,
-                    "action": re.sub(r"\s*\d+$", "", action), "name": f"{subject}/{action}/{cams[c]['id']}",
+                    "action": action_name(action), "name": f"{subject}/{action}/{cams[c]['id']}",
                 })
     return sequences
 
 
 def load_3dhp(spec: DataSpec, skeleton: str) -> list[dict]:
-    data = _load_pickled(Path(spec.path), "data")
-    sequences = []
-    for name in sorted(data):
-        entry = data[name]
-        subject = name.split()[0]
-        if not _wanted(subject, spec) and not _wanted(name, spec):
-            continue
-        if isinstance(entry, (list, tuple)):  # training: [cameras, fps]
-            cameras, fps = entry[0], float(entry[1])
-            items = [(f"{name}/cam{cam}", cameras[cam], MPI_SIZE, None) for cam in sorted(cameras)]
-        else:  # test: one sequence with a validity flag per frame
-            fps = float(spec.options.get("test_fps", 50.0))
-            items = [(name, entry, MPI_TEST_SIZES.get(name, MPI_SIZE), np.asarray(entry["valid"], bool).reshape(-1))]
-        for seq_name, d, size, valid in items:
-            p3 = np.asarray(d["data_3d"], np.float64).reshape(-1, 17, 3) / 1000.0
-            p2 = np.asarray(d["data_2d"], np.float64).reshape(-1, 17, 2)
-            h3 = np.zeros_like(p3)
-            h2 = np.zeros_like(p2)
-            h3[:, MPI_TO_H36M], h2[:, MPI_TO_H36M] = p3, p2
-            seq = {
-                "pose_3d": _to_skeleton(h3, skeleton).astype(np.float32), "pose_2d": _to_skeleton(h2, skeleton).astype(np.float32),
-                "image_size": size, "fps": fps, "subject": subject, "action": None, "name": seq_name,
-            }
-            if valid is not None:
-                seq["valid"] = valid[: len(p3)]
-            sequences.append(seq)
-    return sequences
+    from .data import read_3dhp_npz
+
+    sequences = read_3dhp_npz(spec.path, skeleton, test_fps=float(spec.options.get("test_fps", 50.0)))
+    return [seq.as_dict() for seq in sequences if _wanted(seq.subject, spec)]
 
 
 def load_paper_sequences(spec: DataSpec, skeleton: str) -> list[dict]:

@@ -8,6 +8,7 @@ Layout (every key optional except the data sources)::
     device = "auto"                 # auto | cpu | cuda
     amp = "bf16"                    # bf16 | fp16 | none (autocast on CUDA only)
     threads = 0                     # torch CPU threads (0 = torch's default)
+    data_workers = 0                # processes preparing batches ahead (0 = in the training loop)
     checkpoint_every = 200          # steps between mid-epoch checkpoints
 
     [model]                         # engine preset plus any MPMConfig field
@@ -23,8 +24,11 @@ Layout (every key optional except the data sources)::
     path = "build/data/cmu.npz"
     subjects = ["5"]
 
-    [cameras]    ...CameraProtocol fields      [augment] flip_prob, bone_scale
-    [noise]      ...NoiseConfig fields (2D input corruption during training)
+    [[cameras]]  ...training.data.cameras.CameraProtocol fields; several tables = a
+                 protocol drawn per window (e.g. square, landscape and portrait images)
+    [augment]    flip_prob, bone_scale
+    [noise]      enabled = true and any scalar of training.data.cameras.DetectorNoise
+                 (level, occlusion_prob, default_dropout ...): the 2D input's corruption
 
     [stage1]                        # pre-training (masked modelling)
     epochs = 20
@@ -47,7 +51,7 @@ from typing import Any
 
 from engine.config import MPMConfig
 
-from .cameras import CameraProtocol, NoiseConfig
+from .data.cameras import CameraProtocol, DetectorNoise
 from .losses import LossWeights
 from .masking import MaskingConfig
 from .pairs import AugmentConfig
@@ -126,8 +130,9 @@ class TrainConfig:
     device: str = "auto"
     amp: str = "bf16"
     threads: int = 0
+    data_workers: int = 0
     checkpoint_every: int = 200
-    cameras: CameraProtocol = CameraProtocol()
+    cameras: tuple[CameraProtocol, ...] = (CameraProtocol(),)
     augment: AugmentConfig = AugmentConfig()
     baseline: BaselineConfig = BaselineConfig()
     source: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -162,6 +167,20 @@ def _stage(values: dict[str, Any] | None, name: str) -> StageConfig | None:
     return _build(StageConfig, values, name)
 
 
+NOISE_SCALARS = ("default_jitter", "default_drift", "default_confidence", "default_dropout", "confidence_std", "level", "occlusion_prob", "threshold")
+
+
+def _noise(values: dict[str, Any]) -> DetectorNoise | None:
+    """``[noise]``: the calibrated detector noise unless ``enabled = false``; scalars may be overridden."""
+    values = dict(values)
+    if not values.pop("enabled", True):
+        return None
+    unknown = set(values) - set(NOISE_SCALARS)
+    if unknown:
+        raise ValueError(f"[noise]: unknown keys {sorted(unknown)}; expected enabled or some of {list(NOISE_SCALARS)}")
+    return DetectorNoise(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
 def parse_config(raw: dict[str, Any]) -> TrainConfig:
     raw = dict(raw)
     model_values = dict(raw.pop("model", {}))
@@ -175,9 +194,11 @@ def parse_config(raw: dict[str, Any]) -> TrainConfig:
         raise ValueError(f"[data]: unknown keys {sorted(unknown)}; expected train and val lists")
     train = tuple(_build(DataSpec, d, "data.train") for d in data["train"])
     val = tuple(_build(DataSpec, d, "data.val") for d in data.get("val", []))
-    noise = _build(NoiseConfig, raw.pop("noise", {}), "noise")
+    noise = _noise(raw.pop("noise", {}))
     augment = _build(AugmentConfig, {**raw.pop("augment", {}), "noise": noise}, "augment")
-    cameras = _build(CameraProtocol, raw.pop("cameras", {}), "cameras")
+    camera_tables = raw.pop("cameras", [{}])
+    camera_tables = [camera_tables] if isinstance(camera_tables, dict) else camera_tables
+    cameras = tuple(_build(CameraProtocol, c, "cameras") for c in camera_tables)
     baseline = _build(BaselineConfig, raw.pop("baseline", {}), "baseline")
     stage1, stage2 = _stage(raw.pop("stage1", None), "stage1"), _stage(raw.pop("stage2", None), "stage2")
     if stage1 is None and stage2 is None:

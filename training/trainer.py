@@ -31,7 +31,7 @@ from engine.model import MPM
 from .distributed import DistContext, all_reduce_mean, barrier, broadcast_buffers
 from .losses import FinetuneObjective, PretrainObjective, mpjpe
 from .masking import MaskingConfig, sample_masks
-from .pairs import MixedBatches, PairSource
+from .pairs import MixedBatches, PairSource, epoch_batches
 from .plots import plot_curves, write_metrics
 from .run_config import StageConfig, TrainConfig
 
@@ -166,12 +166,15 @@ class StageTrainer:
             return contextlib.nullcontext()
         return torch.autocast(device_type="cuda", dtype=self.amp_dtype)
 
-    def train_step(self) -> dict[str, float]:
+    def train_step(self, batch: dict[str, torch.Tensor] | None = None) -> dict[str, float]:
+        """One optimiser step on ``batch`` (default: this step's batch, made here)."""
         s = self.settings
         lr = learning_rate(s, self.epoch, self.global_step)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        batch = {k: v.to(self.ctx.device, non_blocking=True) for k, v in self.batches.batch(self.epoch, self.step_in_epoch, self.ctx.rank).items()}
+        if batch is None:
+            batch = self.batches.batch(self.epoch, self.step_in_epoch, self.ctx.rank)
+        batch = {k: v.to(self.ctx.device, non_blocking=True) for k, v in batch.items()}
         gen = mask_generator(self.cfg.seed, self.stage, self.epoch, self.step_in_epoch, self.ctx.rank)
         masks = draw_masks(s.masking, self.model, batch["pose_2d"].shape[0], self.stage, gen, self.ctx.device)
         self.runner.train()
@@ -246,8 +249,9 @@ class StageTrainer:
                 total=steps, initial=self.step_in_epoch, desc=f"{self.stage} epoch {self.epoch + 1}/{s.epochs}",
                 disable=not self.ctx.is_main, mininterval=1.0 if interactive else 30.0, dynamic_ncols=True,
             )
+            batches = epoch_batches(self.batches, self.epoch, self.step_in_epoch, self.ctx.rank, self.cfg.data_workers)
             while self.step_in_epoch < steps:
-                values = self.train_step()
+                values = self.train_step(next(batches))
                 for k, v in values.items():
                     self.sums[k] = self.sums.get(k, 0.0) + v
                 self.sums["_steps"] = self.sums.get("_steps", 0.0) + 1

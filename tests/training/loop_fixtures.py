@@ -42,9 +42,8 @@ path = "{cache.as_posix()}"
 subjects = ["09"]
 
 [noise]
-jitter_px = [0.0, 3.0]
-dropout = 0.05
-limb_occlusion = 0.2
+level = [0.5, 2.0]
+occlusion_prob = 0.2
 
 [augment]
 bone_scale = 0.05

@@ -81,3 +81,10 @@ def test_hard_kill_between_checkpoints_resumes_to_the_same_weights(tiny_config, 
     final = train(killed, resume=True)
     a, b = read_checkpoint(straight)["model"], read_checkpoint(final)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_batches_made_in_a_worker_process_train_the_same_weights(tiny_config, tmp_path):
+    inline = train(load_config(tiny_config, out=str(tmp_path / "inline")), stages=("stage1",))
+    worker = train(load_config(tiny_config, out=str(tmp_path / "worker"), data_workers=1), stages=("stage1",))
+    a, b = read_checkpoint(inline)["model"], read_checkpoint(worker)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
