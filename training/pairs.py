@@ -29,8 +29,34 @@ import torch
 from engine.coords import normalize_screen
 from engine.skeleton import Skeleton, convert_joints, get_skeleton
 
-from .data.cameras import CameraProtocol, DetectorNoise, random_bone_factors, sample_camera, scale_bones
+from .data.cameras import CameraProtocol, DetectorNoise, camera_at, random_bone_factors, sample_camera, scale_bones
 
+
+MIN_DEPTH_M = 0.5  # joints nearer the camera than this get no 2D
+CAMERA_TRIES = 4
+
+
+def plausible_camera(positions: np.ndarray, rng: np.random.Generator, protocol: CameraProtocol, root: int):
+    """``sample_camera``, redrawn when the result is implausible: for a person who travels
+    far within the window its distance and aim iteration can run away (cameras 20 m up,
+    or ones the person walks through). Accepted: every joint at least 1 m in front of the
+    lens and the window's joints within about one image of the frame. After
+    ``CAMERA_TRIES`` refusals, a camera aimed at the path's middle from far enough away."""
+    w, h = protocol.image_size
+    for _ in range(CAMERA_TRIES):
+        camera = sample_camera(positions, rng, protocol, root)
+        cam3d = camera.world_to_camera(positions)
+        px = camera.project_camera(cam3d)
+        finite = np.isfinite(cam3d).all(-1)
+        if finite.any() and cam3d[finite][:, 2].min() >= 1.0:
+            inside = (px[finite] > [-w, -h]) & (px[finite] < [2 * w, 2 * h])
+            if inside.all():
+                return camera
+    path = positions[:, root]
+    centre = np.nanmean(path, axis=0)
+    travel = float(np.nanmax(np.linalg.norm(path - centre, axis=-1)))
+    return camera_at(centre, rng.uniform(*protocol.azimuth_deg), rng.uniform(*protocol.elevation_deg),
+                     4.0 + 2.0 * travel, float(np.mean(protocol.fov_deg)), protocol.image_size)
 
 # -- windows ---------------------------------------------------------------------------
 class Windows:
@@ -173,7 +199,7 @@ class MotionPairs:
             if augment and aug.bone_scale > 0:
                 pos = scale_bones(pos, random_bone_factors(skel, aug.bone_scale, rng), skel)
             protocol = self.cameras[rng.integers(len(self.cameras))]
-            self._fill_row(out, i, pos, sample_camera(pos, rng, protocol, skel.root), rng if augment else None)
+            self._fill_row(out, i, pos, plausible_camera(pos, rng, protocol, skel.root), rng if augment else None)
         out["has_3d"][:] = True
         if augment and aug.flip_prob > 0:
             flip = rng.random(b) < aug.flip_prob
@@ -187,6 +213,8 @@ class MotionPairs:
         w, h = camera.image_size
         cam3d = camera.world_to_camera(world)
         px = camera.project_camera(cam3d)
+        # A joint almost at (or behind) the lens projects anywhere: no 2D for it.
+        px[cam3d[..., 2] < MIN_DEPTH_M] = np.nan
         valid = np.isfinite(world).all(-1) & np.isfinite(px).all(-1)
         out["pose_3d"][i] = np.nan_to_num(root_relative(cam3d, skel.root))
         out["valid_3d"][i] = np.isfinite(world).all(-1)

@@ -95,3 +95,15 @@ def test_mixed_batches_are_reproducible_mixed_and_split_by_rank():
     assert len(rows0) == 4 and not set(rows0) & set(rows1)
     with pytest.raises(ValueError, match="divisible"):
         MixedBatches([a], [1.0], batch_size=7, seed=0, world=2)
+
+
+def test_cameras_stay_plausible_for_a_person_crossing_the_room():
+    from training.data import MotionClip
+
+    walk = synthetic_clips({"01": 1}, frames=81)[0].positions
+    walk = walk + np.linspace(0, 6.0, 81)[:, None, None] * np.array([0.0, 1.0, 0.0])  # 6 m in 2.7 s
+    clip = MotionClip(positions=walk, fps=30.0, subject="01", clip="run", source="synthetic")
+    pairs = MotionPairs([clip], "anim19", 81, 30.0, (CameraProtocol(fill=(0.8, 0.9)),), AugmentConfig(flip_prob=0.0))
+    batch = pairs.make(np.full(64, 40), np.random.default_rng(0))
+    assert np.abs(batch["target_2d"]).max() < 4.0
+    assert batch["target_valid_2d"].mean() > 0.95
