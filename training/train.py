@@ -7,10 +7,12 @@ Output under the config's ``out`` folder: ``stage1/`` and ``stage2/`` each with
 ``last.pt``, ``best.pt``, ``final.pt``, ``metrics.jsonl`` and ``curves.png``. ``--resume``
 continues a killed or stopped run where it was (mid-epoch included); a finished stage is
 skipped. ``--time-limit-min`` stops cleanly (checkpoint written) after that many minutes.
+The "without stage I" ablation: ``--stage stage2 --from-scratch --seed N --out DIR``.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import shutil
 import time
@@ -44,9 +46,12 @@ def train(
     max_steps: int | None = None,
     deadline: float | None = None,
     sources=None,
+    from_scratch: bool = False,
 ) -> Path | None:
     """Run the requested stages; returns the last stage's ``final.pt`` (None if stopped
-    early). ``max_steps`` counts global steps within each stage (tests, time slicing)."""
+    early). ``max_steps`` counts the steps each stage runs in this call (tests, time
+    slicing). ``from_scratch``: stage II starts from random weights (the "without stage I"
+    ablation) instead of stage I's."""
     ctx = ctx or init_distributed(cfg.device)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
@@ -78,7 +83,7 @@ def train(
                      batches.steps_per_epoch, settings.epochs, settings.batch_size, folder)
         trainer = StageTrainer(cfg, stage, model, batches, val_sources, folder, ctx, meta={**meta, **stage_summary(cfg, stage)})
         init = None
-        if stage == "stage2":
+        if stage == "stage2" and not from_scratch:
             previous = out / "stage1" / "final.pt"
             init = previous if previous.exists() else None
             if init is None and cfg.stage1 is not None:
@@ -96,19 +101,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stage", choices=("stage1", "stage2", "both"), default="both")
     ap.add_argument("--out", default=None, help="run folder (default: the config's 'out')")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    ap.add_argument("--seed", type=int, default=None, help="override the config's seed")
+    ap.add_argument("--from-scratch", action="store_true",
+                    help="with --stage stage2: fine-tune from random weights (the 'without stage I' ablation)")
     ap.add_argument("--max-steps", type=int, default=None, help="stop each stage after this many steps (checkpointed)")
     ap.add_argument("--time-limit-min", type=float, default=None, help="stop cleanly after this many minutes")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    cfg = load_config(args.config, out=args.out, threads=args.threads)
+    cfg = load_config(args.config, out=args.out, threads=args.threads, seed=args.seed)
     deadline = time.time() + 60.0 * args.time_limit_min if args.time_limit_min else None
     ctx = init_distributed(cfg.device)
     try:
         if ctx.is_main:
             Path(cfg.out).mkdir(parents=True, exist_ok=True)
             shutil.copyfile(args.config, Path(cfg.out) / "config.toml")
+            # the settings in force, command-line overrides included
+            (Path(cfg.out) / "config_effective.json").write_text(json.dumps(cfg.source, indent=1), encoding="utf-8")
         stages = ("stage1", "stage2") if args.stage == "both" else (args.stage,)
-        final = train(cfg, stages, resume=args.resume, ctx=ctx, max_steps=args.max_steps, deadline=deadline)
+        final = train(cfg, stages, resume=args.resume, ctx=ctx, max_steps=args.max_steps, deadline=deadline, from_scratch=args.from_scratch)
     finally:
         shutdown(ctx)
     if ctx.is_main:

@@ -1,6 +1,7 @@
 """Both stages end to end on the tiny model, and resumption mid-epoch."""
 import json
 
+import pytest
 import torch
 
 from engine.checkpoint import load_model, read_checkpoint
@@ -88,3 +89,13 @@ def test_batches_made_in_a_worker_process_train_the_same_weights(tiny_config, tm
     worker = train(load_config(tiny_config, out=str(tmp_path / "worker"), data_workers=1), stages=("stage1",))
     a, b = read_checkpoint(inline)["model"], read_checkpoint(worker)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_stage2_from_scratch_is_the_ablation_without_pretraining(tiny_config, tmp_path):
+    with pytest.raises(FileNotFoundError, match="stage I"):
+        main(["--config", str(tiny_config), "--stage", "stage2", "--out", str(tmp_path / "a")])
+    assert main(["--config", str(tiny_config), "--stage", "stage2", "--from-scratch", "--seed", "7", "--out", str(tmp_path / "b")]) == 0
+    ckpt = read_checkpoint(tmp_path / "b" / "stage2" / "final.pt")
+    assert ckpt["stage"] == "finetune" and not (tmp_path / "b" / "stage1").exists()
+    assert json.loads((tmp_path / "b" / "config_effective.json").read_text())["seed"] == 7
+    assert ckpt["meta"]["train_config"]["seed"] == 7
