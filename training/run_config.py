@@ -107,7 +107,8 @@ class BaselineConfig:
     cameras and noise as the MPM config; ``minutes`` caps its wall-clock time (0 = none)."""
 
     epochs: int = 40
-    batch_size: int = 1024
+    batch_size: int = 1024  # frames
+    frames_per_window: int = 27  # frames sharing one virtual camera (the camera draw is the costly part)
     steps_per_epoch: int = 0
     lr: float = 1e-3
     lr_decay: float = 0.96

@@ -4,8 +4,9 @@
         [--out runs/shipped_mlp]
 
 Pairs come from the config's data, virtual cameras, augmentation and 2D noise, one frame
-per sample; the ``[baseline]`` section sets epochs, batch, learning rate and a wall-clock
-cap (``minutes``). Writes ``final.pt`` (an ``mpm-baseline`` checkpoint for
+per sample (``frames_per_window`` consecutive frames share a camera draw); the
+``[baseline]`` section sets epochs, batch (frames), learning rate and a wall-clock cap
+(``minutes``). Writes ``final.pt`` (an ``mpm-baseline`` checkpoint for
 ``python -m training.evaluate --baseline mlp=...``) and ``metrics.jsonl``.
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ import argparse
 import json
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +25,7 @@ from tqdm import tqdm
 from .baselines import MLPLifter, save_baseline
 from .datasets import build_source, check_disjoint_subjects
 from .losses import mpjpe
-from .pairs import MixedBatches
+from .pairs import MixedBatches, epoch_batches
 from .run_config import TrainConfig, load_config
 
 
@@ -32,10 +34,14 @@ def train_baseline(cfg: TrainConfig, out: Path, max_steps: int | None = None) ->
     torch.manual_seed(cfg.seed)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
-    train = [build_source(spec, cfg, num_frames=1) for spec in cfg.train]
+    frames = b.frames_per_window if b.frames_per_window % 2 else b.frames_per_window + 1
+    train = [build_source(spec, cfg, num_frames=frames) for spec in cfg.train]
     val = [build_source(spec, cfg, num_frames=1) for spec in cfg.val]
     check_disjoint_subjects(train, val)
-    batches = MixedBatches(train, [s.weight for s in cfg.train], b.batch_size, cfg.seed + 77, b.steps_per_epoch or None)
+    windows = max(1, b.batch_size // frames)
+    # Windows overlap (stride 1): an epoch of steps_per_epoch = 0 visits every frame about once.
+    steps = b.steps_per_epoch or max(1, sum(len(s) for s in train) // b.batch_size)
+    batches = MixedBatches(train, [s.weight for s in cfg.train], windows, cfg.seed + 77, steps)
     model = MLPLifter(cfg.model.skeleton, b.width, b.blocks, b.dropout)
     optimizer = torch.optim.Adam(model.parameters(), lr=b.lr, amsgrad=True)
     deadline = time.time() + 60.0 * b.minutes if b.minutes else math.inf
@@ -47,10 +53,10 @@ def train_baseline(cfg: TrainConfig, out: Path, max_steps: int | None = None) ->
                 group["lr"] = b.lr * b.lr_decay**epoch
             model.train()
             losses, started = [], time.time()
-            for s in tqdm(range(batches.steps_per_epoch), desc=f"mlp epoch {epoch + 1}/{b.epochs}", mininterval=30.0):
-                batch = batches.batch(epoch, s)
-                pred = model(batch["pose_2d"][:, 0])
-                loss = mpjpe(pred, batch["pose_3d"][:, 0], batch["valid_3d"][:, 0])
+            for batch in tqdm(epoch_batches(batches, epoch, 0, 0, cfg.data_workers), total=batches.steps_per_epoch,
+                              desc=f"mlp epoch {epoch + 1}/{b.epochs}", mininterval=30.0):
+                pred = model(batch["pose_2d"].flatten(0, 1))  # every frame of every window is a sample
+                loss = mpjpe(pred, batch["pose_3d"].flatten(0, 1), batch["valid_3d"].flatten(0, 1))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -70,7 +76,7 @@ def train_baseline(cfg: TrainConfig, out: Path, max_steps: int | None = None) ->
 
 
 @torch.no_grad()
-def validate(model: MLPLifter, sources, limit: int = 20000) -> dict[str, float]:
+def validate(model: MLPLifter, sources, limit: int = 3000) -> dict[str, float]:
     if not sources:
         return {}
     model.eval()
@@ -88,8 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", required=True, type=Path)
     ap.add_argument("--out", type=Path, default=None, help="output folder (default: the config's out + '_mlp')")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--minutes", type=float, default=None, help="override [baseline] minutes (wall-clock cap)")
     args = ap.parse_args(argv)
     cfg = load_config(args.config, threads=args.threads)
+    if args.minutes is not None:
+        cfg = replace(cfg, baseline=replace(cfg.baseline, minutes=args.minutes))
     out = args.out or Path(cfg.out + "_mlp")
     print(f"wrote {train_baseline(cfg, out)}")
     return 0
