@@ -1,0 +1,41 @@
+"""Every shipped training config parses, and the paper's settings are what the paper says."""
+from pathlib import Path
+
+import pytest
+
+from training.run_config import load_config
+
+CONFIGS = sorted((Path(__file__).resolve().parents[2] / "training" / "configs").glob("*.toml"))
+
+
+def test_the_expected_configs_exist():
+    assert {p.stem for p in CONFIGS} >= {"paper_h36m_243", "paper_h36m_81", "paper_3dhp_mix", "cpu_shipped"}
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_config_parses(path):
+    cfg = load_config(path)
+    assert cfg.stage1 is not None and cfg.stage2 is not None
+    assert cfg.stage1.weights.mask_2d == 5.0 and cfg.stage1.weights.mask_3d == 2.0 and cfg.stage1.weights.lift == 1.0
+    assert cfg.stage1.masking.mode == "spatiotemporal" and cfg.stage1.masking.temporal_ratio == 0.6
+    assert cfg.stage1.masking.joints_to_mask(cfg.model.num_joints) == round(5 * cfg.model.num_joints / 16)
+
+
+def test_paper_sizes_and_shipped_split():
+    assert load_config(CONFIGS[0].with_name("paper_h36m_243.toml")).model.num_frames == 243
+    assert load_config(CONFIGS[0].with_name("paper_h36m_81.toml")).model.num_frames == 81
+    assert load_config(CONFIGS[0].with_name("paper_3dhp_mix.toml")).model.depth == 3
+    shipped = load_config(CONFIGS[0].with_name("cpu_shipped.toml"))
+    assert shipped.model.skeleton == "anim19" and shipped.model.num_frames == 81
+    assert shipped.train[0].exclude_subjects == shipped.val[0].subjects == ("05",)
+    assert shipped.stage2.weights.mask_3d > 0 and shipped.stage2.masking.clean_prob > 0  # one checkpoint, four jobs
+
+
+def test_bad_configs_are_refused_with_the_key_named(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[model]\npreset = "tiny"\n[[data.train]]\npath = "x"\n[stage1]\nepochs = 1\nbatch_size = 2\nlr = 1e-3\nlr_decay = 1\nwieghts = {}\n')
+    with pytest.raises(ValueError, match="wieghts"):
+        load_config(bad)
+    bad.write_text('[model]\npreset = "tiny"\n[[data.train]]\npath = "x"\nkind = "bvh"\n[stage1]\nepochs = 1\nbatch_size = 2\nlr = 1e-3\nlr_decay = 1\n')
+    with pytest.raises(ValueError, match="kind 'bvh'"):
+        load_config(bad)

@@ -1,0 +1,104 @@
+"""Evaluation protocols, baselines and the report layout on synthetic data and the tiny model."""
+import json
+
+import numpy as np
+import pytest
+
+from engine.skeleton import get_skeleton
+from loop_fixtures import synthetic_cache, tiny_config  # noqa: F401  (fixtures)
+from motion_synthetic import synthetic_clips
+from training.baselines import fill_missing
+from training.eval_views import views_from_clips
+from training.evaluate import OCCLUSION_CASES, PARTIAL_CASES, main, occlusion_mask
+from training.run_config import load_config
+from training.train_baseline import train_baseline
+
+SKEL = get_skeleton("anim19")
+
+
+def test_eval_views_are_deterministic_root_relative_and_framed():
+    clips = synthetic_clips({"05": 1}, frames=60)
+    a, b = views_from_clips(clips, "anim19", 30.0), views_from_clips(clips, "anim19", 30.0)
+    assert len(a) == 4 and all(np.array_equal(x.points_px, y.points_px) for x, y in zip(a, b))
+    for v in a:
+        assert np.allclose(v.pose_3d[:, SKEL.root], 0.0)
+        assert (v.points_px > 0).all() and (v.points_px < 1000).all()  # the whole person in frame
+        assert v.pose_3d.shape == (60, 19, 3)
+
+
+def test_occlusion_cases_hide_the_named_limbs():
+    legs = occlusion_mask("2_legs", 0, 5, SKEL, 0)
+    hidden = set(np.flatnonzero(~legs[0]))
+    assert hidden == set(SKEL.limb_indices("left_leg")) | set(SKEL.limb_indices("right_leg"))
+    one = occlusion_mask("1_joint", 3, 5, SKEL, 0)
+    assert (~one).sum(-1).tolist() == [1] * 5 and one[:, SKEL.root].all()
+    assert (~occlusion_mask("2_joints", 3, 5, SKEL, 0)).sum(-1).tolist() == [2] * 5
+
+
+def test_fill_interpolates_seen_joints_and_mirrors_unseen_limbs():
+    pose = views_from_clips(synthetic_clips({"05": 1}, frames=30), "anim19", 30.0)[0].pose_3d
+    visible = np.ones(pose.shape[:2], bool)
+    wrist = SKEL.index("right_wrist")
+    visible[10:15, wrist] = False
+    filled = fill_missing(pose, visible, SKEL)
+    assert np.allclose(filled[visible], pose[visible])
+    assert np.linalg.norm(filled[10:15, wrist] - pose[10:15, wrist], axis=-1).max() < 0.08
+    visible[:] = True
+    visible[:, SKEL.limb_indices("left_leg")] = False
+    mirrored = fill_missing(pose, visible, SKEL)
+    knee, twin = SKEL.index("left_knee"), SKEL.index("right_knee")
+    # the mirrored knee sits as far from the pelvis as the real one
+    assert np.allclose(np.linalg.norm(mirrored[:, knee], axis=-1), np.linalg.norm(pose[:, twin], axis=-1), atol=1e-6)
+    assert np.linalg.norm(mirrored[:, knee] - pose[:, knee], axis=-1).mean() < 0.25
+
+
+def test_evaluate_cli_report_layout_with_baselines(tiny_config, tmp_path, synthetic_cache, tiny_checkpoint):
+    cfg = load_config(tiny_config, out=str(tmp_path / "run"))
+    baseline = train_baseline(cfg, tmp_path / "mlp", max_steps=3)
+    out = tmp_path / "report.json"
+    assert main(["--checkpoint", str(tiny_checkpoint), "--data", str(synthetic_cache), "--subjects", "09",
+                 "--baseline", f"mlp={baseline}", "--out", str(out), "--threads", "1"]) == 0
+    report = json.loads(out.read_text())
+    protocols = report["protocols"]
+    assert protocols["lift_gt2d"]["all"]["mpjpe"] > 0 and protocols["lift_noisy2d"]["all"]["frames"] == 2 * 4 * 90
+    assert set(protocols["occluded2d"]) == set(OCCLUSION_CASES)
+    assert set(protocols["partial3d"]) == set(PARTIAL_CASES)
+    for case in protocols["partial3d"].values():
+        assert case["mpjpe_missing"] > case["mpjpe"] > 0  # observed joints come back exact
+    for m in protocols["lift_gt2d"]["all"], protocols["occluded2d"]["2_arms"]:
+        assert set(m) >= {"mpjpe", "p_mpjpe", "pck150", "auc", "accel"} and m["p_mpjpe"] <= m["mpjpe"]
+    assert set(report["baselines"]) == {"mlp", "fill"}
+    assert report["baselines"]["mlp"]["lift_gt2d"]["all"]["mpjpe"] > 0
+    assert set(report["baselines"]["fill"]) == {"partial3d"}
+    assert report["cameras"]["azimuth_deg"] == [45.0, 135.0, 225.0, 315.0]
+
+
+def test_centre_head_with_stride_scores_only_evaluated_frames(tmp_path, synthetic_cache, tiny_checkpoint):
+    out = tmp_path / "r.json"
+    main(["--checkpoint", str(tiny_checkpoint), "--data", str(synthetic_cache), "--subjects", "09", "--head", "centre",
+          "--frame-stride", "10", "--protocols", "lift_gt2d", "--out", str(out)])
+    m = json.loads(out.read_text())["protocols"]["lift_gt2d"]["all"]
+    assert m["frames"] == 2 * 4 * 9 and np.isnan(m["accel"])
+
+
+def test_real2d_on_the_pose2sim_demo(tmp_path, tiny_checkpoint, shared_data):
+    from training.real2d import real2d_views
+
+    demo = shared_data / "pose2sim_demo"
+
+    views = real2d_views(demo, "anim19", 30.0)
+    assert len(views) >= 4 and all(v.meta["reprojection_px"] < 20 for v in views)
+    balancing = [v for v in views if "Balancing" in v.name]
+    assert balancing and balancing[0].pose_3d.shape[0] == 50  # 100 frames at 60 fps -> 30 fps
+    height = np.nanmax(balancing[0].pose_3d[..., 1]) - np.nanmin(balancing[0].pose_3d[..., 1])
+    assert 1.3 < height < 2.0  # camera y is down the image: the person stands upright in the view
+    out = tmp_path / "r.json"
+    main(["--checkpoint", str(tiny_checkpoint), "--real2d", str(demo), "--protocols", "real2d", "--out", str(out)])
+    report = json.loads(out.read_text())
+    assert {"all", "cam_01", "cam_04"} <= set(report["protocols"]["real2d"])
+
+
+@pytest.mark.parametrize("bad", ["mlp", "mlp="])
+def test_bad_baseline_argument_is_refused(bad, tmp_path, tiny_checkpoint, synthetic_cache):
+    with pytest.raises(SystemExit):
+        main(["--checkpoint", str(tiny_checkpoint), "--data", str(synthetic_cache), "--baseline", bad, "--out", str(tmp_path / "r.json")])

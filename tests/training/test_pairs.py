@@ -1,0 +1,109 @@
+import numpy as np
+import pytest
+
+from engine.skeleton import get_skeleton
+from motion_synthetic import synthetic_clips
+from training.data.cameras import CameraProtocol, DetectorNoise, camera_at
+from training.pairs import AugmentConfig, MixedBatches, MotionPairs, Windows
+
+SKEL = get_skeleton("anim19")
+
+
+def test_windows_repeat_edge_frames():
+    w = Windows([5, 3], num_frames=5)
+    assert len(w) == 8
+    idx = w.frame_index(np.array([0, 5, 7]))
+    assert idx[0].tolist() == [0, 0, 0, 1, 2]
+    assert idx[1].tolist() == [5, 5, 5, 6, 7]  # the second sequence starts at frame 5
+    assert idx[2].tolist() == [5, 6, 7, 7, 7]  # centre = its last frame
+
+
+def _pairs(augment=AugmentConfig(flip_prob=0.0), cameras=(CameraProtocol(),)):
+    return MotionPairs(synthetic_clips({"01": 2}, frames=40), "anim19", 27, 30.0, cameras, augment)
+
+
+def test_truncated_joints_are_undetected():
+    close = CameraProtocol(fill=(1.6, 1.8), image_size=(1920, 1080))  # taller than the frame
+    batch = _pairs(cameras=(close,)).make(np.arange(6), np.random.default_rng(0))
+    assert batch["target_valid_2d"].all()  # the targets keep every joint
+    assert 0.05 < 1 - batch["valid_2d"].mean() < 0.95  # a landscape close-up cuts off the legs or head
+
+
+def test_pairs_are_consistent_projections_of_root_relative_3d():
+    pairs = _pairs(cameras=(CameraProtocol(image_size=(1080, 1920)), CameraProtocol(image_size=(1920, 1080))))
+    batch = pairs.make(np.arange(6), np.random.default_rng(0), augment=False)
+    p3, p2 = batch["pose_3d"], batch["pose_2d"]
+    assert np.allclose(p3[:, :, SKEL.root], 0.0)
+    assert batch["valid_3d"].all() and batch["has_3d"].all()
+    # The 2D joints keep the 3D's image geometry: bone directions in the image agree with
+    # the camera-space bone directions (x right, y down) up to perspective.
+    limb = SKEL.index("right_wrist"), SKEL.index("right_elbow")
+    d3 = p3[..., limb[0], :2] - p3[..., limb[1], :2]
+    d2 = p2[..., limb[0], :] - p2[..., limb[1], :]
+    cos = (d3 * d2).sum(-1) / np.linalg.norm(d3, axis=-1) / np.linalg.norm(d2, axis=-1)
+    assert np.median(cos) > 0.95
+    assert np.abs(p2).max() < 4.0  # a whole person within a few image widths of the centre
+    # the person fills 40-90 % of the image height: portrait frames give taller people
+    height = p2[..., 1].max(-1) - p2[..., 1].min(-1)
+    assert 0.3 < np.median(height) < 3.5
+
+
+def test_flip_mirrors_x_and_swaps_sides():
+    pairs = _pairs()
+    rows = np.arange(4)
+    plain = pairs.make(rows, np.random.default_rng(3), augment=False)
+    flipped = MotionPairs(synthetic_clips({"01": 2}, frames=40), "anim19", 27, 30.0, (CameraProtocol(),), AugmentConfig(flip_prob=1.0))
+    mirrored = flipped.make(rows, np.random.default_rng(3))
+    perm = SKEL.flip_permutation
+    # same camera draws (no bone scale, no noise): only the flip differs
+    assert np.allclose(mirrored["pose_3d"][..., 0], -plain["pose_3d"][:, :, perm, 0], atol=1e-5)
+    assert np.allclose(mirrored["pose_3d"][..., 1:], plain["pose_3d"][:, :, perm, 1:], atol=1e-5)
+    assert np.allclose(mirrored["target_2d"][..., 0], -plain["target_2d"][:, :, perm, 0], atol=1e-5)
+
+
+def test_bone_scaling_changes_bone_lengths():
+    plain = _pairs().make(np.arange(4), np.random.default_rng(0), augment=False)
+    scaled = _pairs(AugmentConfig(flip_prob=0.0, bone_scale=0.1)).make(np.arange(4), np.random.default_rng(0))
+    knee, ankle = SKEL.index("right_knee"), SKEL.index("right_ankle")
+    shin = lambda b: np.linalg.norm(b["pose_3d"][:, 0, knee] - b["pose_3d"][:, 0, ankle], axis=-1)  # noqa: E731
+    assert not np.allclose(shin(plain), shin(scaled), rtol=1e-3)
+
+
+def test_calibrated_noise_corrupts_input_but_not_targets():
+    pairs = _pairs(AugmentConfig(flip_prob=0.0, noise=DetectorNoise(level=(1.0, 1.0), occlusion_prob=0.0)))
+    batch = pairs.make(np.arange(8), np.random.default_rng(0))
+    both = batch["valid_2d"] & batch["target_valid_2d"]
+    err = np.linalg.norm(batch["pose_2d"] - batch["target_2d"], axis=-1)[both]
+    height = np.median(batch["target_2d"][..., 1].max(-1) - batch["target_2d"][..., 1].min(-1))
+    # jitter about 0.4 % and drift about 0.7 % of the person's height (the Pose2Sim calibration)
+    assert 0.003 < np.median(err) / height < 0.02
+    assert batch["target_valid_2d"].all()
+    clean = _pairs().make(np.arange(8), np.random.default_rng(0))
+    assert np.allclose(clean["pose_2d"], clean["target_2d"])
+
+
+def test_mixed_batches_are_reproducible_mixed_and_split_by_rank():
+    a, b = _pairs(), MotionPairs(synthetic_clips({"02": 1}, frames=30, seed=5), "anim19", 27, 30.0)
+    mix = MixedBatches([a, b], [3.0, 1.0], batch_size=8, seed=0)
+    assert mix.shares.tolist() == [6, 2]
+    first, again = mix.batch(0, 1), mix.batch(0, 1)
+    assert all(np.array_equal(first[k], again[k]) for k in first)
+    assert first["pose_3d"].shape[0] == 8
+    assert not np.array_equal(mix.batch(1, 1)["pose_3d"], first["pose_3d"])
+    two = MixedBatches([a], [1.0], batch_size=8, seed=0, world=2)
+    rows0, rows1 = two.rows(0, 0, 0, 0), two.rows(0, 0, 1, 0)
+    assert len(rows0) == 4 and not set(rows0) & set(rows1)
+    with pytest.raises(ValueError, match="divisible"):
+        MixedBatches([a], [1.0], batch_size=7, seed=0, world=2)
+
+
+def test_cameras_stay_plausible_for_a_person_crossing_the_room():
+    from training.data import MotionClip
+
+    walk = synthetic_clips({"01": 1}, frames=81)[0].positions
+    walk = walk + np.linspace(0, 6.0, 81)[:, None, None] * np.array([0.0, 1.0, 0.0])  # 6 m in 2.7 s
+    clip = MotionClip(positions=walk, fps=30.0, subject="01", clip="run", source="synthetic")
+    pairs = MotionPairs([clip], "anim19", 81, 30.0, (CameraProtocol(fill=(0.8, 0.9)),), AugmentConfig(flip_prob=0.0))
+    batch = pairs.make(np.full(64, 40), np.random.default_rng(0))
+    assert np.abs(batch["target_2d"]).max() < 4.0
+    assert batch["target_valid_2d"].mean() > 0.95

@@ -1,0 +1,101 @@
+"""Both stages end to end on the tiny model, and resumption mid-epoch."""
+import json
+
+import pytest
+import torch
+
+from engine.checkpoint import load_model, read_checkpoint
+from loop_fixtures import synthetic_cache, tiny_config  # noqa: F401  (fixtures)
+from training.run_config import load_config
+from training.train import main, train
+
+
+def test_cli_trains_both_stages_and_writes_metrics(tiny_config):
+    assert main(["--config", str(tiny_config)]) == 0
+    run = tiny_config.parent / "run"
+    for stage in ("stage1", "stage2"):
+        records = [json.loads(line) for line in (run / stage / "metrics.jsonl").read_text().splitlines()]
+        assert [r["epoch"] for r in records] == [1, 2]
+        assert all(r["val_lift_full_mm"] > 0 and r["train_loss"] > 0 for r in records)
+        assert (run / stage / "curves.png").stat().st_size > 1000
+        assert (run / stage / "best.pt").exists()
+    assert "val_lift_centre_mm" in records[-1] and "train_centre" in records[-1]
+    model, ckpt = load_model(run / "stage2" / "final.pt")
+    assert ckpt["stage"] == "finetune" and ckpt["epoch"] == 2 and ckpt["step"] == 6
+    assert ckpt["meta"]["val_subjects"] == ["09"] and "09" not in ckpt["meta"]["train_subjects"]
+    # stage II started from stage I's weights, not from scratch
+    s1 = read_checkpoint(run / "stage1" / "final.pt")["model"]
+    s2 = read_checkpoint(run / "stage2" / "final.pt")["model"]
+    untouched = "centre_head.blocks.0.pos"
+    assert not torch.equal(s1[untouched], s2[untouched])
+    diff = (s1["encoder_2d.linear.weight"] - s2["encoder_2d.linear.weight"]).abs().max()
+    assert 0 < diff < 0.05
+
+
+def test_killed_mid_epoch_resumes_to_the_same_weights(tiny_config, tmp_path):
+    straight = train(load_config(tiny_config, out=str(tmp_path / "straight")))
+    interrupted = load_config(tiny_config, out=str(tmp_path / "interrupted"), checkpoint_every=0)
+    # Each stage has 2 epochs of 3 steps. Stop mid-epoch 1 of stage I (step 2); then at
+    # its very last step, before the epoch-end bookkeeping (step 6); then mid-epoch 2 of
+    # stage II (step 4); then finish.
+    stage1 = tmp_path / "interrupted" / "stage1"
+    assert train(interrupted, max_steps=2) is None
+    assert read_checkpoint(stage1 / "last.pt")["step_in_epoch"] == 2
+    assert train(interrupted, resume=True, max_steps=4) is None
+    assert read_checkpoint(stage1 / "last.pt")["step"] == 6 and not (stage1 / "final.pt").exists()
+    assert train(interrupted, resume=True, max_steps=4) is None
+    last2 = read_checkpoint(tmp_path / "interrupted" / "stage2" / "last.pt")
+    assert (last2["epoch"], last2["step_in_epoch"]) == (1, 1)
+    final = train(interrupted, resume=True)
+    a, b = read_checkpoint(straight)["model"], read_checkpoint(final)["model"]
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a), "resumed run diverged from the uninterrupted one"
+    m1 = (tmp_path / "straight" / "stage1" / "metrics.jsonl").read_text().splitlines()
+    m2 = (tmp_path / "interrupted" / "stage1" / "metrics.jsonl").read_text().splitlines()
+    drop = ("epoch_seconds", "samples_per_second")
+    assert [{k: v for k, v in json.loads(x).items() if k not in drop} for x in m1] == [
+        {k: v for k, v in json.loads(x).items() if k not in drop} for x in m2
+    ]
+
+
+def test_hard_kill_between_checkpoints_resumes_to_the_same_weights(tiny_config, tmp_path, monkeypatch):
+    """A crash loses the steps after the last periodic checkpoint; resuming redoes them
+    exactly (same batches, masks and dropout), so the end result is unchanged."""
+    from training.pairs import MixedBatches
+
+    straight = train(load_config(tiny_config, out=str(tmp_path / "straight")))
+    killed = load_config(tiny_config, out=str(tmp_path / "killed"), checkpoint_every=2)
+    real_batch = MixedBatches.batch
+
+    def dying_batch(self, epoch, step, rank=0):
+        if (epoch, step) == (1, 2):  # global step 6 of stage I; last checkpoint at step 4
+            raise KeyboardInterrupt("simulated kill")
+        return real_batch(self, epoch, step, rank)
+
+    monkeypatch.setattr(MixedBatches, "batch", dying_batch)
+    try:
+        train(killed)
+    except KeyboardInterrupt:
+        pass
+    assert read_checkpoint(tmp_path / "killed" / "stage1" / "last.pt")["step"] == 4
+    monkeypatch.setattr(MixedBatches, "batch", real_batch)
+    final = train(killed, resume=True)
+    a, b = read_checkpoint(straight)["model"], read_checkpoint(final)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_batches_made_in_a_worker_process_train_the_same_weights(tiny_config, tmp_path):
+    inline = train(load_config(tiny_config, out=str(tmp_path / "inline")), stages=("stage1",))
+    worker = train(load_config(tiny_config, out=str(tmp_path / "worker"), data_workers=1), stages=("stage1",))
+    a, b = read_checkpoint(inline)["model"], read_checkpoint(worker)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_stage2_from_scratch_is_the_ablation_without_pretraining(tiny_config, tmp_path):
+    with pytest.raises(FileNotFoundError, match="stage I"):
+        main(["--config", str(tiny_config), "--stage", "stage2", "--out", str(tmp_path / "a")])
+    assert main(["--config", str(tiny_config), "--stage", "stage2", "--from-scratch", "--seed", "7", "--out", str(tmp_path / "b")]) == 0
+    ckpt = read_checkpoint(tmp_path / "b" / "stage2" / "final.pt")
+    assert ckpt["stage"] == "finetune" and not (tmp_path / "b" / "stage1").exists()
+    assert json.loads((tmp_path / "b" / "config_effective.json").read_text())["seed"] == 7
+    assert ckpt["meta"]["train_config"]["seed"] == 7

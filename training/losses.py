@@ -1,0 +1,113 @@
+"""Losses of MPM's two stages, as modules so DistributedDataParallel can wrap them.
+
+Stage I (pre-training): masked 2D modelling, masked 3D modelling and masked 2D->3D
+lifting, weighted 5 / 2 / 1 in the paper. Stage II (fine-tuning): centre-frame and
+full-sequence lifting MPJPE (the authors' code weights them 1:1), plus the masked-3D and
+masked-2D terms so the same checkpoint keeps completing poses and filling 2D gaps.
+Every loss is MPJPE (mean L2 per joint) over the joints that have a target.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from engine.model import MPM
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Weight of each term; a zero weight skips the term (and its compute)."""
+
+    mask_2d: float = 0.0
+    mask_3d: float = 0.0
+    lift: float = 0.0
+    centre: float = 0.0
+    full: float = 0.0
+
+    @classmethod
+    def pretrain_default(cls) -> "LossWeights":
+        return cls(mask_2d=5.0, mask_3d=2.0, lift=1.0)
+
+    @classmethod
+    def finetune_default(cls) -> "LossWeights":
+        return cls(centre=1.0, full=1.0, mask_3d=0.5, mask_2d=0.5)
+
+
+def mpjpe(pred: Tensor, target: Tensor, valid: Tensor | None = None) -> Tensor:
+    """Mean Euclidean distance per joint, over ``valid`` (..., J) joints when given."""
+    err = (pred.float() - target.float()).norm(dim=-1)
+    if valid is None:
+        return err.mean()
+    valid = valid.to(err.dtype)
+    # An all-invalid batch gives 0 with a graph attached, never NaN.
+    return (err * valid).sum() / valid.sum().clamp_min(1.0)
+
+
+def _inputs(pose: Tensor, valid: Tensor, visible: Tensor) -> tuple[Tensor, Tensor]:
+    """Model input: NaN-free pose and the joints the model may see (present and unmasked)."""
+    return torch.nan_to_num(pose), valid & visible
+
+
+class PretrainObjective(nn.Module):
+    """Stage I: one 2D pass (masked 2D modelling + lifting) and one 3D pass (masked 3D)."""
+
+    def __init__(self, model: MPM, weights: LossWeights) -> None:
+        super().__init__()
+        self.model = model
+        self.weights = weights
+
+    def forward(self, batch: dict[str, Tensor], masks: dict[str, Tensor | None]) -> tuple[Tensor, dict[str, Tensor]]:
+        w, m = self.weights, self.model
+        parts: dict[str, Tensor] = {}
+        target_3d, valid_3d = torch.nan_to_num(batch["pose_3d"]), batch["valid_3d"] & batch["has_3d"][:, None, None]
+        if w.mask_2d or w.lift:
+            x, vis = _inputs(batch["pose_2d"], batch["valid_2d"], masks["visible_2d"])
+            latent, frames = m.encode(x, vis, masks["keep_2d"])
+            if w.mask_2d:
+                parts["mask_2d"] = mpjpe(m.decode_2d(latent, frames), torch.nan_to_num(batch["target_2d"]), batch["target_valid_2d"])
+            if w.lift:
+                parts["lift"] = mpjpe(m.decode_3d(latent, frames), target_3d, valid_3d)
+        if w.mask_3d:
+            x, vis = _inputs(batch["pose_3d"], valid_3d, masks["visible_3d"])
+            latent, frames = m.encode(x, vis, masks["keep_3d"])
+            parts["mask_3d"] = mpjpe(m.decode_3d(latent, frames), target_3d, valid_3d)
+        return _weighted(parts, w), parts
+
+
+class FinetuneObjective(nn.Module):
+    """Stage II: centre-frame + full-sequence lifting from (sometimes masked) 2D, plus
+    masked 3D modelling and masked 2D modelling. Temporal masks are hidden frames in
+    ``visible`` here (no keep_index), so a batch can mix clean and masked samples."""
+
+    def __init__(self, model: MPM, weights: LossWeights) -> None:
+        super().__init__()
+        self.model = model
+        self.weights = weights
+
+    def forward(self, batch: dict[str, Tensor], masks: dict[str, Tensor | None]) -> tuple[Tensor, dict[str, Tensor]]:
+        w, m = self.weights, self.model
+        parts: dict[str, Tensor] = {}
+        target_3d, valid_3d = torch.nan_to_num(batch["pose_3d"]), batch["valid_3d"] & batch["has_3d"][:, None, None]
+        if w.centre or w.full or w.mask_2d:
+            x, vis = _inputs(batch["pose_2d"], batch["valid_2d"], masks["visible_2d"])
+            latent, frames = m.encode(x, vis)
+            if w.centre:
+                c = m.cfg.centre
+                parts["centre"] = mpjpe(m.decode_centre(latent, frames), target_3d[:, c], valid_3d[:, c])
+            if w.full:
+                parts["full"] = mpjpe(m.decode_3d(latent, frames), target_3d, valid_3d)
+            if w.mask_2d:
+                parts["mask_2d"] = mpjpe(m.decode_2d(latent, frames), torch.nan_to_num(batch["target_2d"]), batch["target_valid_2d"])
+        if w.mask_3d:
+            x, vis = _inputs(batch["pose_3d"], valid_3d, masks["visible_3d"])
+            latent, frames = m.encode(x, vis)
+            parts["mask_3d"] = mpjpe(m.decode_3d(latent, frames), target_3d, valid_3d)
+        return _weighted(parts, w), parts
+
+
+def _weighted(parts: dict[str, Tensor], weights: LossWeights) -> Tensor:
+    if not parts:
+        raise ValueError(f"every loss weight is zero ({weights}); nothing to train")
+    return sum(getattr(weights, name) * value for name, value in parts.items())
