@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from motion_synthetic import synthetic_clips
+from .motion_synthetic import synthetic_clips
 
 
 @pytest.fixture(scope="session")

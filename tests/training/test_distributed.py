@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 import torch.multiprocessing as mp
 
-from loop_fixtures import synthetic_cache, tiny_config  # noqa: F401  (fixtures)
+from .loop_fixtures import synthetic_cache, tiny_config  # noqa: F401  (fixtures)
 
 HERE = Path(__file__).resolve().parent
 

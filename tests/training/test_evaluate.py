@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from engine.skeleton import get_skeleton
-from loop_fixtures import synthetic_cache, tiny_config  # noqa: F401  (fixtures)
-from motion_synthetic import synthetic_clips
+from .loop_fixtures import synthetic_cache, tiny_config  # noqa: F401  (fixtures)
+from .motion_synthetic import synthetic_clips
 from training.baselines import fill_missing
 from training.eval_views import views_from_clips
 from training.evaluate import OCCLUSION_CASES, PARTIAL_CASES, main, occlusion_mask

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from engine.skeleton import get_skeleton
-from motion_synthetic import synthetic_clips
+from .motion_synthetic import synthetic_clips
 from training.data.cameras import CameraProtocol, DetectorNoise, camera_at
 from training.pairs import AugmentConfig, MixedBatches, MotionPairs, Windows
 

@@ -9,8 +9,8 @@ import pytest
 
 from engine.checkpoint import read_checkpoint
 from engine.skeleton import convert_joints, get_skeleton
-from loop_fixtures import synthetic_cache  # noqa: F401  (fixture)
-from motion_synthetic import synthetic_positions
+from .loop_fixtures import synthetic_cache  # noqa: F401  (fixture)
+from .motion_synthetic import synthetic_positions
 from training.evaluate import main as evaluate_main
 from training.data.mpi3dhp import MPI17_TO_H36M17 as MPI_TO_H36M
 from training.paper_data import H36M_KEEP, h36m_cameras, h36m_world_to_camera, load_paper_sequences

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from engine.checkpoint import load_model, read_checkpoint
-from loop_fixtures import synthetic_cache, tiny_config  # noqa: F401  (fixtures)
+from .loop_fixtures import synthetic_cache, tiny_config  # noqa: F401  (fixtures)
 from training.run_config import load_config
 from training.train import main, train
 
