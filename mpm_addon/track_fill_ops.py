@@ -157,12 +157,4 @@ class MPM_PT_fill_tracks(bpy.types.Panel):
 
 classes = (MPM_OT_fill_track_gaps, MPM_PT_fill_tracks)
 
-
-def register() -> None:
-    for cls in classes:
-        bpy.utils.register_class(cls)
-
-
-def unregister() -> None:
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(classes)
