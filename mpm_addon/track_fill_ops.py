@@ -2,12 +2,13 @@
 """Fill Track Gaps: 2D positions for the frames a person's joint tracks lost.
 
 The tracks of the clip's active tracking object named after joints (``left_knee``,
-``Left Knee`` ...) are read in bulk; a frame where a track has no marker or a muted one
-is a gap. The completion fills every gap between the first and the last frame of the
-tracks. Filled positions go into a companion track per joint, ``<track>.filled``
-(orange), holding markers only on the filled frames (a muted marker ends each filled
-stretch): the tracked markers stay untouched and the filled ones are easy to tell
-apart, review and delete. Filling again rewrites the companion tracks.
+``Left Knee``, aliases such as ``LKnee``: see :mod:`.track_names`) are read in bulk; a
+frame where a track has no marker or a muted one is a gap. The completion fills every
+gap between the first and the last frame of the tracks. Filled positions go into a
+companion track per joint, ``<track>.filled`` (orange), holding markers only on the
+filled frames (a muted marker ends each filled stretch): the tracked markers stay
+untouched and the filled ones are easy to tell apart, review and delete. Filling again
+rewrites the companion tracks.
 """
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ import bpy
 import numpy as np
 
 from .completion import METHODS_2D, CompletionError, complete_points
-from .engine.rig_mapping import normalize_bone_name
 from .engine.skeleton import get_skeleton
+from .track_names import match_tracks
 
 SUFFIX = ".filled"
 FILLED_COLOUR = (1.0, 0.55, 0.0)
@@ -29,16 +30,10 @@ def _clip(context) -> bpy.types.MovieClip | None:
 
 
 def joint_tracks(tracks, joints) -> dict[str, bpy.types.MovieTrackingTrack]:
-    """Tracks named after ``joints`` (case, spaces, dots, dashes and underscores ignored)."""
-    by_key = {normalize_bone_name(j): j for j in joints}
-    found = {}
-    for track in sorted(tracks, key=lambda t: (t.name not in joints, t.name)):
-        if track.name.endswith(SUFFIX):
-            continue
-        joint = by_key.get(normalize_bone_name(track.name))
-        if joint is not None and joint not in found:
-            found[joint] = track
-    return found
+    """Tracks naming ``joints`` by joint name or alias (:mod:`.track_names`), one per joint;
+    the ``.filled`` companion tracks are never read back."""
+    chosen, _ = match_tracks([t.name for t in tracks if not t.name.endswith(SUFFIX)], joints)
+    return {joint: tracks[name] for joint, name in chosen.items()}
 
 
 def read_markers(track, first: int, count: int, size) -> tuple[np.ndarray, np.ndarray]:
