@@ -18,6 +18,7 @@ import numpy as np
 from .completion import METHODS_2D, CompletionError, complete_points
 from .engine.skeleton import get_skeleton
 from .track_names import match_tracks
+from .tracks import marker_arrays, markers_to_pixels, pixels_to_markers
 
 SUFFIX = ".filled"
 FILLED_COLOUR = (1.0, 0.55, 0.0)
@@ -38,20 +39,12 @@ def joint_tracks(tracks, joints) -> dict[str, bpy.types.MovieTrackingTrack]:
 
 def read_markers(track, first: int, count: int, size) -> tuple[np.ndarray, np.ndarray]:
     """Pixel positions (count, 2) (origin top-left) and seen flags (count,) of a track."""
-    markers = track.markers
-    n = len(markers)
-    frames = np.empty(n, dtype=np.int32)
-    co = np.empty(2 * n, dtype=np.float32)
-    mute = np.empty(n, dtype=bool)
-    markers.foreach_get("frame", frames)
-    markers.foreach_get("co", co)
-    markers.foreach_get("mute", mute)
+    frames, co, mute = marker_arrays(track)
     points = np.full((count, 2), np.nan)
     seen = np.zeros(count, dtype=bool)
     rows = frames - first
     keep = (rows >= 0) & (rows < count)
-    co = co.reshape(n, 2).astype(np.float64)
-    points[rows[keep]] = np.stack([co[keep, 0] * size[0], (1.0 - co[keep, 1]) * size[1]], -1)
+    points[rows[keep]] = markers_to_pixels(co[keep].astype(np.float64), size)
     seen[rows[keep]] = ~mute[keep]
     return points, seen
 
@@ -132,7 +125,7 @@ def _write_companion(tracks, name: str, first: int, points: np.ndarray, hole: np
     frames = np.empty(len(track.markers), dtype=np.int32)
     track.markers.foreach_get("frame", frames)
     rows_all = frames - first
-    co = np.stack([points[:, 0] / size[0], 1.0 - points[:, 1] / size[1]], -1).astype(np.float32)
+    co = pixels_to_markers(points, size).astype(np.float32)
     track.markers.foreach_set("co", co[rows_all].ravel())
     track.markers.foreach_set("mute", ~hole[rows_all])
 
