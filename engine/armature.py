@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .rotations import axis_angle_matrix, matrix_to_quaternion, normalize, quaternion_continuity, quaternion_to_matrix
 from .skeleton import Skeleton
 
 # Character's left/right: +X/-X.  Forward: -Y.  Up: +Z.
@@ -184,9 +185,9 @@ def rest_pose(rig: Rig, lengths: np.ndarray) -> RestPose:
         d = np.asarray(rig.defs[b].direction)
         joints[rig.tail[b]] = joints[rig.head[b]] + d / np.linalg.norm(d) * length_of[int(rig.tail[b])]
     joints[:, 2] -= joints[:, 2].min()
-    directions = _normalize(joints[rig.tail] - joints[rig.head])
+    directions = normalize(joints[rig.tail] - joints[rig.head])
     hints = np.array([d.z_axis for d in rig.defs], dtype=np.float64)
-    z = _normalize(hints - np.sum(hints * directions, axis=-1, keepdims=True) * directions)
+    z = normalize(hints - np.sum(hints * directions, axis=-1, keepdims=True) * directions)
     x = np.cross(directions, z)
     return RestPose(rig, joints, np.stack([x, directions, z], axis=-1))
 
@@ -229,7 +230,7 @@ def pose_bones(rest: RestPose, joints: np.ndarray) -> tuple[np.ndarray, np.ndarr
             posed = _align_x(posed, axis, weight, either_sign=bone.flexes_both_ways)
         world[:, b] = posed
         local[:, b] = np.swapaxes(R[b], -1, -2) @ (posed if p < 0 else R[p] @ np.swapaxes(world[:, p], -1, -2) @ posed)
-    quats = continuous_quaternions(matrix_to_quaternion(local))
+    quats = quaternion_continuity(matrix_to_quaternion(local))
     root = rig.root
     location = (joints[:, rig.head[root]] - rest.joints[rig.head[root]]) @ R[root]
     return quats, location
@@ -264,14 +265,10 @@ def floor_offset(joints: np.ndarray) -> float:
     return float(-np.median(np.nanmin(np.asarray(joints)[..., 2], axis=-1)))
 
 
-def _normalize(v: np.ndarray) -> np.ndarray:
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
-
-
 def _swing(frames: np.ndarray, direction: np.ndarray) -> np.ndarray:
     """Rotate each frame (F,3,3) by the smallest rotation taking its Y axis onto ``direction``."""
     y = frames[:, :, 1]
-    d = _normalize(direction)
+    d = normalize(direction)
     degenerate = np.linalg.norm(direction, axis=-1) < 1e-9
     d = np.where(degenerate[:, None], y, d)
     axis = np.cross(y, d)
@@ -280,7 +277,7 @@ def _swing(frames: np.ndarray, direction: np.ndarray) -> np.ndarray:
     # Opposite directions: turn about the frame's own X axis.
     axis = np.where((sin < 1e-9)[:, None], frames[:, :, 0], axis / np.maximum(sin, 1e-12)[:, None])
     angle = np.arctan2(sin, cos)
-    return _axis_angle_matrix(axis, angle) @ frames
+    return axis_angle_matrix(axis, angle) @ frames
 
 
 def _align_x(frames: np.ndarray, target: np.ndarray, weight, either_sign: bool = False) -> np.ndarray:
@@ -295,62 +292,4 @@ def _align_x(frames: np.ndarray, target: np.ndarray, weight, either_sign: bool =
         angle = (angle + np.pi / 2) % np.pi - np.pi / 2
     angle = np.where(valid, angle * weight, 0.0)
     # A rotation by -angle about Y takes X towards Z by +angle (right-handed: Y x Z = X).
-    return _axis_angle_matrix(y, -angle) @ frames
-
-
-def _axis_angle_matrix(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
-    """Rodrigues: rotation matrices (F,3,3) about unit ``axis`` (F,3) by ``angle`` (F,)."""
-    k = np.zeros(axis.shape[:-1] + (3, 3))
-    k[..., 0, 1], k[..., 0, 2], k[..., 1, 2] = -axis[..., 2], axis[..., 1], -axis[..., 0]
-    k -= np.swapaxes(k, -1, -2)
-    s, c = np.sin(angle)[..., None, None], np.cos(angle)[..., None, None]
-    return np.eye(3) + s * k + (1.0 - c) * (k @ k)
-
-
-def matrix_to_quaternion(m: np.ndarray) -> np.ndarray:
-    """Rotation matrices (...,3,3) -> unit quaternions (...,4) w-x-y-z (w >= 0)."""
-    m = np.asarray(m, dtype=np.float64)
-    trace = np.einsum("...ii", m)
-    # Shepperd's method: build from the largest of w, x, y, z for stability.
-    cands = np.stack(
-        [1.0 + trace, 1.0 + 2 * m[..., 0, 0] - trace, 1.0 + 2 * m[..., 1, 1] - trace, 1.0 + 2 * m[..., 2, 2] - trace],
-        axis=-1,
-    )
-    best = np.argmax(cands, axis=-1)
-    q = np.empty(m.shape[:-2] + (4,))
-    r = np.sqrt(np.maximum(np.take_along_axis(cands, best[..., None], -1)[..., 0], 1e-12))
-    s = 0.5 / r
-    w = [0.5 * r, (m[..., 2, 1] - m[..., 1, 2]) * s, (m[..., 0, 2] - m[..., 2, 0]) * s, (m[..., 1, 0] - m[..., 0, 1]) * s]
-    x = [(m[..., 2, 1] - m[..., 1, 2]) * s, 0.5 * r, (m[..., 0, 1] + m[..., 1, 0]) * s, (m[..., 0, 2] + m[..., 2, 0]) * s]
-    y = [(m[..., 0, 2] - m[..., 2, 0]) * s, (m[..., 0, 1] + m[..., 1, 0]) * s, 0.5 * r, (m[..., 1, 2] + m[..., 2, 1]) * s]
-    z = [(m[..., 1, 0] - m[..., 0, 1]) * s, (m[..., 0, 2] + m[..., 2, 0]) * s, (m[..., 1, 2] + m[..., 2, 1]) * s, 0.5 * r]
-    for i, comp in enumerate((w, x, y, z)):
-        q[..., i] = np.choose(best, comp)
-    q /= np.linalg.norm(q, axis=-1, keepdims=True)
-    return np.where(q[..., :1] < 0, -q, q)
-
-
-def quaternion_to_matrix(q: np.ndarray) -> np.ndarray:
-    """Unit quaternions (...,4) w-x-y-z -> rotation matrices (...,3,3)."""
-    q = np.asarray(q, dtype=np.float64)
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
-    w, x, y, z = np.moveaxis(q, -1, 0)
-    return np.stack(
-        [
-            np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
-            np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
-            np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
-        ],
-        -2,
-    )
-
-
-def continuous_quaternions(q: np.ndarray) -> np.ndarray:
-    """Flip signs along the frame axis (0) so consecutive quaternions lie in the same
-    hemisphere: interpolated keys then take the short way round."""
-    q = np.array(q, dtype=np.float64)
-    if len(q) > 1:
-        flips = np.sum(q[1:] * q[:-1], axis=-1) < 0
-        sign = np.concatenate([np.ones((1,) + flips.shape[1:]), np.where(np.cumsum(flips, axis=0) % 2, -1.0, 1.0)])
-        q *= sign[..., None]
-    return q
+    return axis_angle_matrix(y, -angle) @ frames

@@ -2,9 +2,8 @@
 """Fast key baking on every supported action API, and the generated MPM armature.
 
 Keys go in through ``keyframe_points.add`` + ``foreach_set`` (never ``keyframe_insert``
-per frame). Blender 4.4+ actions are layered/slotted (``Action.fcurves`` is gone in 5.0):
-F-curves are made with ``action.fcurve_ensure_for_datablock``; 4.2/4.3 use
-``action.fcurves.new``.
+per frame). F-curves come from :mod:`.action_io`, which covers both the 4.2 and the
+slotted 4.4+ action API.
 """
 from __future__ import annotations
 
@@ -13,6 +12,7 @@ from typing import Iterable
 import bpy
 import numpy as np
 
+from .action_io import assign_action, bone_path, fcurve_for
 from .engine.armature import RestPose, Rig
 
 # Custom properties the extension leaves on what it makes.
@@ -23,30 +23,8 @@ LENGTHS_PROP = "mpm_bone_lengths"
 def new_action(name: str, obj: bpy.types.Object) -> bpy.types.Action:
     """A new action (a unique name next to existing ones, never a reuse) assigned to ``obj``."""
     action = bpy.data.actions.new(name)
-    if obj.animation_data is None:
-        obj.animation_data_create()
-    obj.animation_data.action = action
+    assign_action(obj, action)
     return action
-
-
-def fcurve_for(action: bpy.types.Action, obj: bpy.types.Object, data_path: str, index: int, group: str) -> bpy.types.FCurve:
-    """An empty F-curve of ``action`` (assigned to ``obj``) for ``data_path[index]``."""
-    if hasattr(action, "fcurve_ensure_for_datablock"):  # Blender 4.4+: slotted actions
-        return action.fcurve_ensure_for_datablock(obj, data_path, index=index, group_name=group)
-    return action.fcurves.new(data_path, index=index, action_group=group)
-
-
-def action_fcurves(obj: bpy.types.Object) -> list[bpy.types.FCurve]:
-    """The F-curves ``obj``'s assigned action animates it with (its slot's on 4.4+)."""
-    anim = obj.animation_data
-    if anim is None or anim.action is None:
-        return []
-    if bpy.app.version >= (4, 4):
-        from bpy_extras import anim_utils
-
-        bag = anim_utils.animdata_get_channelbag_for_assigned_slot(anim)
-        return list(bag.fcurves) if bag is not None else []
-    return list(anim.action.fcurves)
 
 
 def write_keys(fcurve: bpy.types.FCurve, frames: np.ndarray, values: np.ndarray) -> None:
@@ -78,11 +56,11 @@ def bake_pose(
     location (F,3) at scene ``frames`` (F,). Returns the number of F-curves written."""
     count = 0
     for b, name in enumerate(bone_names):
-        path = f'pose.bones["{bpy.utils.escape_identifier(name)}"].rotation_quaternion'
+        path = bone_path(name, "rotation_quaternion")
         for i in range(4):
             write_keys(fcurve_for(action, obj, path, i, name), frames, quaternions[:, b, i])
             count += 1
-    path = f'pose.bones["{bpy.utils.escape_identifier(root_bone)}"].location'
+    path = bone_path(root_bone, "location")
     for i in range(3):
         write_keys(fcurve_for(action, obj, path, i, root_bone), frames, root_location[:, i])
         count += 1

@@ -220,12 +220,4 @@ class MPM_PT_complete(bpy.types.Panel):
 
 classes = (MPM_OT_complete_missing_joints, MPM_PT_complete)
 
-
-def register() -> None:
-    for cls in classes:
-        bpy.utils.register_class(cls)
-
-
-def unregister() -> None:
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(classes)

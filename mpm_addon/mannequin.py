@@ -98,12 +98,4 @@ class MPM_OT_add_mannequin(bpy.types.Operator):
 
 classes = (MPM_OT_add_mannequin,)
 
-
-def register() -> None:
-    for cls in classes:
-        bpy.utils.register_class(cls)
-
-
-def unregister() -> None:
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(classes)

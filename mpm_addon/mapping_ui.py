@@ -194,14 +194,15 @@ classes = (
 )
 
 
+_register_classes, _unregister_classes = bpy.utils.register_classes_factory(classes)
+
+
 def register() -> None:
-    for cls in classes:
-        bpy.utils.register_class(cls)
+    _register_classes()
     bpy.types.Object.mpm_mapping = bpy.props.PointerProperty(type=MPMRigMapping)
 
 
 def unregister() -> None:
     del bpy.types.Object.mpm_mapping
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+    _unregister_classes()
 

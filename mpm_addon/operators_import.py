@@ -210,12 +210,4 @@ class MPM_FH_keypoints(bpy.types.FileHandler):
 
 classes = (MPM_OT_import_keypoints, MPM_FH_keypoints)
 
-
-def register() -> None:
-    for cls in classes:
-        bpy.utils.register_class(cls)
-
-
-def unregister() -> None:
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(classes)

@@ -218,12 +218,4 @@ class MPM_OT_lift_2d_tracks(bpy.types.Operator):
 
 classes = (MPM_OT_lift_2d_tracks,)
 
-
-def register() -> None:
-    for cls in classes:
-        bpy.utils.register_class(cls)
-
-
-def unregister() -> None:
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(classes)

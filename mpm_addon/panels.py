@@ -71,12 +71,4 @@ class MPM_PT_clip(bpy.types.Panel):
 
 classes = (MPM_PT_view3d, MPM_PT_clip)
 
-
-def register() -> None:
-    for cls in classes:
-        bpy.utils.register_class(cls)
-
-
-def unregister() -> None:
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(classes)

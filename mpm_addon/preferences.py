@@ -82,12 +82,4 @@ class MPMPreferences(bpy.types.AddonPreferences):
 
 classes = (MPMPreferences,)
 
-
-def register() -> None:
-    for cls in classes:
-        bpy.utils.register_class(cls)
-
-
-def unregister() -> None:
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(classes)

@@ -167,13 +167,14 @@ class MPM_PT_retarget(bpy.types.Panel):
 classes = (MPMRetargetSettings, MPM_OT_retarget, MPM_PT_retarget)
 
 
+_register_classes, _unregister_classes = bpy.utils.register_classes_factory(classes)
+
+
 def register() -> None:
-    for cls in classes:
-        bpy.utils.register_class(cls)
+    _register_classes()
     bpy.types.Scene.mpm_retarget = bpy.props.PointerProperty(type=MPMRetargetSettings)
 
 
 def unregister() -> None:
     del bpy.types.Scene.mpm_retarget
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+    _unregister_classes()

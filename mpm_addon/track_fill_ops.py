@@ -2,12 +2,13 @@
 """Fill Track Gaps: 2D positions for the frames a person's joint tracks lost.
 
 The tracks of the clip's active tracking object named after joints (``left_knee``,
-``Left Knee`` ...) are read in bulk; a frame where a track has no marker or a muted one
-is a gap. The completion fills every gap between the first and the last frame of the
-tracks. Filled positions go into a companion track per joint, ``<track>.filled``
-(orange), holding markers only on the filled frames (a muted marker ends each filled
-stretch): the tracked markers stay untouched and the filled ones are easy to tell
-apart, review and delete. Filling again rewrites the companion tracks.
+``Left Knee``, aliases such as ``LKnee``: see :mod:`.track_names`) are read in bulk; a
+frame where a track has no marker or a muted one is a gap. The completion fills every
+gap between the first and the last frame of the tracks. Filled positions go into a
+companion track per joint, ``<track>.filled`` (orange), holding markers only on the
+filled frames (a muted marker ends each filled stretch): the tracked markers stay
+untouched and the filled ones are easy to tell apart, review and delete. Filling again
+rewrites the companion tracks.
 """
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ import bpy
 import numpy as np
 
 from .completion import METHODS_2D, CompletionError, complete_points
-from .engine.rig_mapping import normalize_bone_name
 from .engine.skeleton import get_skeleton
+from .track_names import match_tracks
+from .tracks import marker_arrays, markers_to_pixels, pixels_to_markers
 
 SUFFIX = ".filled"
 FILLED_COLOUR = (1.0, 0.55, 0.0)
@@ -29,34 +31,20 @@ def _clip(context) -> bpy.types.MovieClip | None:
 
 
 def joint_tracks(tracks, joints) -> dict[str, bpy.types.MovieTrackingTrack]:
-    """Tracks named after ``joints`` (case, spaces, dots, dashes and underscores ignored)."""
-    by_key = {normalize_bone_name(j): j for j in joints}
-    found = {}
-    for track in sorted(tracks, key=lambda t: (t.name not in joints, t.name)):
-        if track.name.endswith(SUFFIX):
-            continue
-        joint = by_key.get(normalize_bone_name(track.name))
-        if joint is not None and joint not in found:
-            found[joint] = track
-    return found
+    """Tracks naming ``joints`` by joint name or alias (:mod:`.track_names`), one per joint;
+    the ``.filled`` companion tracks are never read back."""
+    chosen, _ = match_tracks([t.name for t in tracks if not t.name.endswith(SUFFIX)], joints)
+    return {joint: tracks[name] for joint, name in chosen.items()}
 
 
 def read_markers(track, first: int, count: int, size) -> tuple[np.ndarray, np.ndarray]:
     """Pixel positions (count, 2) (origin top-left) and seen flags (count,) of a track."""
-    markers = track.markers
-    n = len(markers)
-    frames = np.empty(n, dtype=np.int32)
-    co = np.empty(2 * n, dtype=np.float32)
-    mute = np.empty(n, dtype=bool)
-    markers.foreach_get("frame", frames)
-    markers.foreach_get("co", co)
-    markers.foreach_get("mute", mute)
+    frames, co, mute = marker_arrays(track)
     points = np.full((count, 2), np.nan)
     seen = np.zeros(count, dtype=bool)
     rows = frames - first
     keep = (rows >= 0) & (rows < count)
-    co = co.reshape(n, 2).astype(np.float64)
-    points[rows[keep]] = np.stack([co[keep, 0] * size[0], (1.0 - co[keep, 1]) * size[1]], -1)
+    points[rows[keep]] = markers_to_pixels(co[keep].astype(np.float64), size)
     seen[rows[keep]] = ~mute[keep]
     return points, seen
 
@@ -137,7 +125,7 @@ def _write_companion(tracks, name: str, first: int, points: np.ndarray, hole: np
     frames = np.empty(len(track.markers), dtype=np.int32)
     track.markers.foreach_get("frame", frames)
     rows_all = frames - first
-    co = np.stack([points[:, 0] / size[0], 1.0 - points[:, 1] / size[1]], -1).astype(np.float32)
+    co = pixels_to_markers(points, size).astype(np.float32)
     track.markers.foreach_set("co", co[rows_all].ravel())
     track.markers.foreach_set("mute", ~hole[rows_all])
 
@@ -157,12 +145,4 @@ class MPM_PT_fill_tracks(bpy.types.Panel):
 
 classes = (MPM_OT_fill_track_gaps, MPM_PT_fill_tracks)
 
-
-def register() -> None:
-    for cls in classes:
-        bpy.utils.register_class(cls)
-
-
-def unregister() -> None:
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(classes)

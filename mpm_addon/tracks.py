@@ -42,23 +42,27 @@ def markers_to_pixels(co: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.stack([co[..., 0] * w, (1.0 - co[..., 1]) * h], axis=-1)
 
 
+def marker_arrays(track: bpy.types.MovieTrackingTrack) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A track's markers in bulk: frames (n,), normalised positions (n, 2), mute flags (n,)."""
+    markers = track.markers
+    n = len(markers)
+    frames = np.empty(n, dtype=np.int32)
+    co = np.empty(2 * n, dtype=np.float32)
+    mute = np.empty(n, dtype=bool)
+    markers.foreach_get("frame", frames)
+    markers.foreach_get("co", co)
+    markers.foreach_get("mute", mute)
+    return frames, co.reshape(n, 2), mute
+
+
 def read_tracks(tracks: bpy.types.bpy_prop_collection, joints: tuple[str, ...], size: tuple[int, int]) -> TrackArrays:
     """The tracks of ``tracks`` (a tracking object's) that name ``joints``, as arrays over
     the frames from the first to the last marker of any of them."""
     chosen, ignored = match_tracks([t.name for t in tracks], joints)
     per_joint = {}
     for joint, name in chosen.items():
-        markers = tracks[name].markers
-        n = len(markers)
-        if n == 0:
-            continue
-        frames = np.empty(n, dtype=np.int32)
-        co = np.empty(2 * n, dtype=np.float32)
-        mute = np.empty(n, dtype=bool)
-        markers.foreach_get("frame", frames)
-        markers.foreach_get("co", co)
-        markers.foreach_get("mute", mute)
-        per_joint[joint] = (frames, co.reshape(n, 2), mute)
+        if len(tracks[name].markers):
+            per_joint[joint] = marker_arrays(tracks[name])
     if not per_joint:
         return TrackArrays(np.zeros(0, np.int32), np.zeros((0, len(joints), 2)), np.zeros((0, len(joints))), {}, ignored)
     first = min(int(f.min()) for f, _, _ in per_joint.values())

@@ -186,6 +186,14 @@ def test_fill_track_gaps_writes_companion_tracks(scene, tmp_path):
     assert sum(t.name.endswith(".filled") for t in tracks) == 2
 
 
+def test_fill_track_gaps_reads_tracks_named_by_alias(scene, tmp_path):
+    clip, tracks = _tracks_clip(tmp_path)
+    tracks["left_wrist"].name = "LWrist"  # OpenPose's name for left_wrist
+    tracks["LWrist"].markers.delete_frame(12)
+    assert bpy.ops.mpm.fill_track_gaps(method="INTERPOLATE") == {"FINISHED"}
+    assert [m.frame for m in tracks["LWrist.filled"].markers if not m.mute] == [12]
+
+
 def test_fill_track_gaps_errors(scene, tmp_path):
     clip, tracks = _tracks_clip(tmp_path)
     with pytest.raises(RuntimeError, match="nothing to fill"):

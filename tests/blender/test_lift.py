@@ -45,7 +45,7 @@ def test_baked_action_reproduces_the_engine_fit_and_camera(case, bundled_model):
     clip, armature, camera, action = made["clip"], made["armature"], made["camera"], made["action"]
     frames = len(case.points)
     assert action.name == clip.name
-    fcurves = ext("baking").action_fcurves(armature)
+    fcurves = ext("action_io").action_fcurves(armature)
     assert len(fcurves) == 18 * 4 + 3  # a quaternion per bone, the root's location
     assert all(len(fc.keyframe_points) == frames for fc in fcurves)
     assert fcurves[0].keyframe_points[0].co[0] == clip.frame_start and action.frame_range[1] == frames
@@ -126,7 +126,7 @@ def walk_clip(frames: int, fps: float, frame_start: int, tmp_path) -> bpy.types.
 
 
 def key_frames(armature) -> np.ndarray:
-    points = ext("baking").action_fcurves(armature)[0].keyframe_points
+    points = ext("action_io").action_fcurves(armature)[0].keyframe_points
     frames = np.empty(2 * len(points), np.float32)
     points.foreach_get("co", frames)
     return frames[0::2]
@@ -157,7 +157,7 @@ def test_accurate_mode_and_smoothing_run(scene, tmp_path, bundled_model):
     scene.render.fps = 30
     walk_clip(30, 30.0, 1, tmp_path)
     made = lift(mode="ACCURATE", smoothing="SAVGOL")
-    assert len(ext("baking").action_fcurves(made["armature"])[0].keyframe_points) == 30
+    assert len(ext("action_io").action_fcurves(made["armature"])[0].keyframe_points) == 30
 
 
 def test_existing_actions_are_untouched(scene, tmp_path, bundled_model):
@@ -175,7 +175,7 @@ def test_existing_actions_are_untouched(scene, tmp_path, bundled_model):
 
     def snapshot(action):
         out = {}
-        for fc in action.fcurves if bpy.app.version < (4, 4) else ext("baking").action_fcurves(cube):
+        for fc in action.fcurves if bpy.app.version < (4, 4) else ext("action_io").action_fcurves(cube):
             co = np.empty(2 * len(fc.keyframe_points), np.float32)
             fc.keyframe_points.foreach_get("co", co)
             out[(fc.data_path, fc.array_index)] = co
@@ -195,7 +195,7 @@ def test_existing_actions_are_untouched(scene, tmp_path, bundled_model):
     bpy.context.view_layer.objects.active = armature
     assert bpy.ops.mpm.lift_2d_tracks(target="ACTIVE", root_motion=False) == {"FINISHED"}
     assert armature.animation_data.action not in (first, namesake, user_action)
-    assert first.use_fake_user and len(ext("baking").action_fcurves(armature)) == 75
+    assert first.use_fake_user and len(ext("action_io").action_fcurves(armature)) == 75
     assert list(armature["mpm_bone_lengths"]) == lengths
 
 

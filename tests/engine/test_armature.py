@@ -6,14 +6,12 @@ import pytest
 
 from engine.armature import (
     build_rig,
-    continuous_quaternions,
     floor_offset,
-    matrix_to_quaternion,
     pose_bones,
     posed_joints,
-    quaternion_to_matrix,
     rest_pose,
 )
+from engine.rotations import matrix_to_quaternion, quaternion_continuity, quaternion_to_matrix
 from engine.skeleton import get_skeleton
 
 
@@ -151,9 +149,9 @@ def test_quaternion_matrix_round_trip():
     np.testing.assert_allclose(matrix_to_quaternion(quaternion_to_matrix(q)), q, atol=1e-9)
 
 
-def test_continuous_quaternions_flip_only_signs():
+def test_quaternion_continuity_flips_only_signs():
     q = np.array([[1.0, 0, 0, 0], [-0.9, 0.1, 0, 0], [0.8, -0.2, 0, 0]])
-    out = continuous_quaternions(q[:, None])[:, 0]
+    out = quaternion_continuity(q[:, None])[:, 0]
     assert (np.sum(out[1:] * out[:-1], axis=-1) > 0).all()
     np.testing.assert_allclose(np.abs(out), np.abs(q))
 
