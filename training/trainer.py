@@ -194,8 +194,10 @@ class StageTrainer:
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
-        """Lifting error from clean 2D (full-sequence head, and centre head in stage II)
-        and 3D completion error with the stage's masks, on fixed validation windows."""
+        """Validation errors (mm) on fixed windows: lifting with the full-sequence head (and
+        the centre head in stage II) and 3D completion. Stage II lifts clean, whole 2D and
+        completes 3D with random joints hidden; stage I measures its own pretext tasks, under
+        its own masks (frames dropped), since its encoder never sees a whole window."""
         if not self.val_sources:
             return {}
         broadcast_buffers(self.model, self.ctx)
@@ -203,6 +205,8 @@ class StageTrainer:
         sums: dict[str, float] = {}
         count = 0
         bs = max(1, self.settings.batch_size // self.ctx.world_size)
+        pretext = self.stage == "stage1"
+        masking = self.settings.masking if pretext else _spatial_only(self.settings.masking)
         for si, source in enumerate(self.val_sources):
             n = min(len(source), self.settings.val_windows)
             rows = np.linspace(0, len(source) - 1, n).round().astype(np.int64)
@@ -212,15 +216,16 @@ class StageTrainer:
                 rng = np.random.default_rng([self.cfg.seed, 99, si, int(chunk[0])])
                 batch = {k: torch.from_numpy(v).to(self.ctx.device) for k, v in source.make(chunk, rng, augment=False).items()}
                 gen = torch.Generator().manual_seed(int(chunk[0]))
+                masks = draw_masks(masking, model, len(chunk), "stage1", gen, self.ctx.device)
                 target, valid = batch["pose_3d"], batch["valid_3d"]
                 with self._autocast():
-                    latent, frames = model.encode(batch["pose_2d"], batch["valid_2d"])
+                    vis2 = batch["valid_2d"] & masks["visible_2d"] if pretext else batch["valid_2d"]
+                    latent, frames = model.encode(batch["pose_2d"], vis2, masks["keep_2d"] if pretext else None)
                     values = {"val_lift_full_mm": mpjpe(model.decode_3d(latent, frames), target, valid)}
-                    if self.stage == "stage2":
+                    if not pretext:
                         c = model.cfg.centre
                         values["val_lift_centre_mm"] = mpjpe(model.decode_centre(latent, frames), target[:, c], valid[:, c])
-                    vis, _ = sample_masks(_spatial_only(self.settings.masking), len(chunk), model.cfg.num_frames, model.cfg.skel, gen)
-                    lat3, fr3 = model.encode(target, valid & vis.to(self.ctx.device))
+                    lat3, fr3 = model.encode(target, valid & masks["visible_3d"], masks["keep_3d"])
                     values["val_complete_3d_mm"] = mpjpe(model.decode_3d(lat3, fr3), target, valid)
                 for k, v in values.items():
                     sums[k] = sums.get(k, 0.0) + float(v) * 1000.0 * len(chunk)
