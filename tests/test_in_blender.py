@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,13 @@ def shipped_model() -> str | None:
     return str(sets[0]).removesuffix(".lift_full.onnx") if sets else None
 
 
+def shipped_model_status() -> str:
+    """``release`` or ``interim`` (assets/models/release.toml): an interim model is declared
+    not to meet the quality bars yet, so its quality checks are expected to fail."""
+    release = REPO / "assets" / "models" / "release.toml"
+    return tomllib.loads(release.read_text())["status"] if release.exists() else "release"
+
+
 @pytest.fixture(scope="session")
 def extension_zip(tmp_path_factory, tiny_onnx_model) -> str:
     out = tmp_path_factory.mktemp("dist")
@@ -73,11 +81,12 @@ def test_blender_suite(version: str, extension_zip: str, tmp_path) -> None:
         home=tmp_path,
         MPM_EXTENSION_ZIP=extension_zip,
         MPM_EXPECT_BLENDER=version,
-        **({"MPM_SHIPPED_MODEL": shipped_model()} if shipped_model() else {}),
+        **({"MPM_SHIPPED_MODEL": shipped_model(), "MPM_SHIPPED_MODEL_STATUS": shipped_model_status()}
+           if shipped_model() else {}),
     )
     print(result.stdout[-20000:], result.stderr[-5000:])
     assert result.returncode == 0, f"Blender {version} tests failed:\n{result.stdout[-8000:]}\n{result.stderr[-3000:]}"
     # Blender's own output may follow pytest's summary line: find the summary itself.
     lines = result.stdout.strip().splitlines()
     summary = next((line for line in reversed(lines) if re.search(r"\d+ (passed|failed|errors?)\b", line)), "")
-    assert " passed" in summary and "failed" not in summary and "error" not in summary, summary
+    assert " passed" in summary and not re.search(r"\d+ (failed|errors?)\b", summary), summary

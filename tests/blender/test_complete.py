@@ -1,8 +1,6 @@
 """Complete Missing Joints on a real CMU capture, and Fill Track Gaps on clip tracks."""
 from __future__ import annotations
 
-import os
-
 import bpy
 import numpy as np
 import pytest
@@ -65,7 +63,7 @@ def test_completion_keys_only_what_was_missing(gapped_cmu, method):
     assert _hidden_error(obj, truth, frames) < 0.4
 
 
-def test_model_completion_beats_the_non_learned_fills(gapped_cmu, preferences_model):
+def test_model_completion_beats_the_non_learned_fills(gapped_cmu, shipped_model):
     obj, frames, truth, before = gapped_cmu
     errors = {}
     for method in ("MODEL", "INTERPOLATE", "MIRROR"):
@@ -77,19 +75,6 @@ def test_model_completion_beats_the_non_learned_fills(gapped_cmu, preferences_mo
             _keys_only_on_gap_frames(obj, before)
     print("mean error of the hidden joints (m):", errors)
     assert errors["MODEL"] < min(errors["INTERPOLATE"], errors["MIRROR"]), errors
-
-
-@pytest.fixture
-def preferences_model(extension):
-    """The shipped (trained) model in the preferences, when the repository has one."""
-    stem = os.environ.get("MPM_SHIPPED_MODEL")
-    if not stem:
-        pytest.skip("no shipped model in assets/models yet: the quality check runs once one is there")
-    prefs = bpy.context.preferences.addons[extension.__name__].preferences
-    saved = prefs.model_path
-    prefs.model_path = stem
-    yield stem
-    prefs.model_path = saved
 
 
 def test_sparse_animator_keys_are_never_gaps(scene):
