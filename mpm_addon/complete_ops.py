@@ -22,6 +22,7 @@ from .completion import METHODS_3D, CompletionError, complete_positions, metres_
 from .engine.gaps import edge_weights, missing_frames
 from .engine.retarget import RetargetError, Retargeter
 from .engine.rotations import matrix_to_euler, matrix_to_quaternion, quaternion_continuity, quaternion_to_matrix, slerp
+from .panels import View3DSubPanel
 from .rig_io import armature_linear, posed_joints, rig_rest
 
 
@@ -196,14 +197,9 @@ def _rotation_values(mode: str, current: np.ndarray, q_new: np.ndarray, missing:
     return out
 
 
-class MPM_PT_complete(bpy.types.Panel):
+class MPM_PT_complete(View3DSubPanel, bpy.types.Panel):
     bl_label = "Complete Missing Joints"
     bl_idname = "MPM_PT_complete"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "MPM"
-    bl_parent_id = "MPM_PT_view3d"
-    bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context):
         layout = self.layout

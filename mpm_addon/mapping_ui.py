@@ -12,6 +12,7 @@ import bpy
 
 from . import mapping_store
 from .engine.rig_mapping import MappingError, RigMapping, match_mapping
+from .panels import View3DSubPanel
 
 
 def _bone_search(self, context, edit_text):
@@ -157,14 +158,9 @@ class MPM_UL_joint_sources(bpy.types.UIList):
             row.prop(item, "mean_of", text="")
 
 
-class MPM_PT_rig_mapping(bpy.types.Panel):
+class MPM_PT_rig_mapping(View3DSubPanel, bpy.types.Panel):
     bl_label = "Rig Mapping"
     bl_idname = "MPM_PT_rig_mapping"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "MPM"
-    bl_parent_id = "MPM_PT_view3d"
-    bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context):
         layout = self.layout

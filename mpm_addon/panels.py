@@ -43,30 +43,51 @@ def draw_actions(layout: bpy.types.UILayout, context: bpy.types.Context) -> None
     col.operator("mpm.add_mannequin", icon="OUTLINER_OB_MESH")
 
 
-class MPM_PT_view3d(bpy.types.Panel):
-    bl_label = "MPM Pose"
-    bl_idname = "MPM_PT_view3d"
+class View3DSidebar:
+    """Placement of the add-on's 3D Viewport panels: the sidebar's MPM tab."""
+
     bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
     bl_category = "MPM"
 
-    def draw(self, context: bpy.types.Context) -> None:
-        draw_clip_summary(self.layout, context)
-        draw_actions(self.layout, context)
-        draw_status(self.layout, context)
 
+class ClipSidebar:
+    """Placement of the add-on's Movie Clip Editor panels: the sidebar's MPM tab."""
 
-class MPM_PT_clip(bpy.types.Panel):
-    bl_label = "MPM Pose"
-    bl_idname = "MPM_PT_clip"
     bl_space_type = "CLIP_EDITOR"
     bl_region_type = "UI"
     bl_category = "MPM"
 
+
+class View3DSubPanel(View3DSidebar):
+    """A closed-by-default section under the main 3D Viewport panel."""
+
+    bl_parent_id = "MPM_PT_view3d"
+    bl_options = {"DEFAULT_CLOSED"}
+
+
+class ClipSubPanel(ClipSidebar):
+    """A closed-by-default section under the main Movie Clip Editor panel."""
+
+    bl_parent_id = "MPM_PT_clip"
+    bl_options = {"DEFAULT_CLOSED"}
+
+
+class MainPanel:
+    bl_label = "MPM Pose"
+
     def draw(self, context: bpy.types.Context) -> None:
         draw_clip_summary(self.layout, context)
         draw_actions(self.layout, context)
         draw_status(self.layout, context)
+
+
+class MPM_PT_view3d(MainPanel, View3DSidebar, bpy.types.Panel):
+    bl_idname = "MPM_PT_view3d"
+
+
+class MPM_PT_clip(MainPanel, ClipSidebar, bpy.types.Panel):
+    bl_idname = "MPM_PT_clip"
 
 
 classes = (MPM_PT_view3d, MPM_PT_clip)

@@ -19,6 +19,7 @@ from . import mapping_store, rigify_bake
 from .action_io import assign_action, evaluate_basis, rotation_channel, write_channel
 from .engine.retarget import RetargetError, Retargeter, motion_targets
 from .engine.skeleton import get_skeleton
+from .panels import View3DSubPanel
 from .rig_io import armature_linear, posed_joints, rig_rest
 
 PARTS = tuple(get_skeleton("anim19").limbs)
@@ -136,14 +137,9 @@ class MPM_OT_retarget(bpy.types.Operator):
                 f"({origin}, motion scaled x{scale:.3g}) into action {action.name!r}")
 
 
-class MPM_PT_retarget(bpy.types.Panel):
+class MPM_PT_retarget(View3DSubPanel, bpy.types.Panel):
     bl_label = "Retarget"
     bl_idname = "MPM_PT_retarget"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "MPM"
-    bl_parent_id = "MPM_PT_view3d"
-    bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context):
         layout = self.layout

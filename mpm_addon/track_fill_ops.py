@@ -17,6 +17,7 @@ import numpy as np
 
 from .completion import METHODS_2D, CompletionError, complete_points
 from .engine.skeleton import get_skeleton
+from .panels import ClipSubPanel
 from .track_names import match_tracks
 from .tracks import marker_arrays, markers_to_pixels, pixels_to_markers
 
@@ -130,14 +131,9 @@ def _write_companion(tracks, name: str, first: int, points: np.ndarray, hole: np
     track.markers.foreach_set("mute", ~hole[rows_all])
 
 
-class MPM_PT_fill_tracks(bpy.types.Panel):
+class MPM_PT_fill_tracks(ClipSubPanel, bpy.types.Panel):
     bl_label = "Fill Track Gaps"
     bl_idname = "MPM_PT_fill_tracks"
-    bl_space_type = "CLIP_EDITOR"
-    bl_region_type = "UI"
-    bl_category = "MPM"
-    bl_parent_id = "MPM_PT_clip"
-    bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context):
         self.layout.operator(MPM_OT_fill_track_gaps.bl_idname, icon="TRACKING")
