@@ -50,6 +50,11 @@ def _inputs(pose: Tensor, valid: Tensor, visible: Tensor) -> tuple[Tensor, Tenso
     return torch.nan_to_num(pose), valid & visible
 
 
+def _targets_3d(batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+    """NaN-free 3D targets and where they count: valid joints of samples that have 3D."""
+    return torch.nan_to_num(batch["pose_3d"]), batch["valid_3d"] & batch["has_3d"][:, None, None]
+
+
 class PretrainObjective(nn.Module):
     """Stage I: one 2D pass (masked 2D modelling + lifting) and one 3D pass (masked 3D)."""
 
@@ -61,7 +66,7 @@ class PretrainObjective(nn.Module):
     def forward(self, batch: dict[str, Tensor], masks: dict[str, Tensor | None]) -> tuple[Tensor, dict[str, Tensor]]:
         w, m = self.weights, self.model
         parts: dict[str, Tensor] = {}
-        target_3d, valid_3d = torch.nan_to_num(batch["pose_3d"]), batch["valid_3d"] & batch["has_3d"][:, None, None]
+        target_3d, valid_3d = _targets_3d(batch)
         if w.mask_2d or w.lift:
             x, vis = _inputs(batch["pose_2d"], batch["valid_2d"], masks["visible_2d"])
             latent, frames = m.encode(x, vis, masks["keep_2d"])
@@ -89,7 +94,7 @@ class FinetuneObjective(nn.Module):
     def forward(self, batch: dict[str, Tensor], masks: dict[str, Tensor | None]) -> tuple[Tensor, dict[str, Tensor]]:
         w, m = self.weights, self.model
         parts: dict[str, Tensor] = {}
-        target_3d, valid_3d = torch.nan_to_num(batch["pose_3d"]), batch["valid_3d"] & batch["has_3d"][:, None, None]
+        target_3d, valid_3d = _targets_3d(batch)
         if w.centre or w.full or w.mask_2d:
             x, vis = _inputs(batch["pose_2d"], batch["valid_2d"], masks["visible_2d"])
             latent, frames = m.encode(x, vis)

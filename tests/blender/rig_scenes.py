@@ -85,10 +85,12 @@ def import_cmu() -> bpy.types.Object:
     return bpy.context.object
 
 
-def world_joints(obj: bpy.types.Object, frames: np.ndarray) -> np.ndarray:
-    """(F, J, 3) world joint positions of ``obj`` through its mapping, by frame stepping:
-    Blender's own evaluation, independent of the extension's numpy forward kinematics."""
-    mapping, _ = ext("mapping_store").mapping_for(obj)
+def world_joints(obj: bpy.types.Object, frames: np.ndarray, mapping=None) -> np.ndarray:
+    """(F, J, 3) world joint positions of ``obj`` through ``mapping`` (default: the one stored
+    on it), by frame stepping: Blender's own evaluation, independent of the extension's numpy
+    forward kinematics."""
+    if mapping is None:
+        mapping, _ = ext("mapping_store").mapping_for(obj)
     scene = bpy.context.scene
     out = []
     for f in frames:

@@ -20,20 +20,10 @@ import addon_utils  # noqa: E402  (importable once bpy is)
 import numpy as np  # noqa: E402
 
 from tests.blender.conftest import MODULE  # noqa: E402
-from tests.blender.rig_scenes import CMU_FIRST, ensure_presets, ext, import_cmu, run_on  # noqa: E402
+from tests.blender.rig_scenes import CMU_FIRST, ensure_presets, ext, import_cmu, run_on, world_joints  # noqa: E402
 
 LIMBS = [(f"{side}_{a}", f"{side}_{b}") for side in ("left", "right")
          for a, b in (("hip", "knee"), ("knee", "ankle"), ("ankle", "toe"), ("shoulder", "elbow"), ("elbow", "wrist"))]
-
-
-def joints(obj, mapping, frames):
-    scene, out = bpy.context.scene, []
-    for f in frames:
-        scene.frame_set(int(f))
-        heads = {pb.name: np.array(obj.matrix_world @ pb.head)[None] for pb in obj.pose.bones}
-        tails = {pb.name: np.array(obj.matrix_world @ pb.tail)[None] for pb in obj.pose.bones}
-        out.append(mapping.joint_positions(heads, tails)[0][0])
-    return np.array(out)
 
 
 def limb_angles(ours: np.ndarray, theirs: np.ndarray, skel) -> dict[str, float]:
@@ -67,9 +57,9 @@ def main(out: Path) -> None:
     mapping, _ = rigify_bake.org_mapping(rigify_bake.org_rest(rig))
     source_mapping, _ = ext("mapping_store").mapping_for(cmu)
     frames = np.arange(CMU_FIRST, 170, 12)
-    theirs = joints(cmu, source_mapping, frames)
-    angles = limb_angles(joints(rig, mapping, frames), theirs, mapping.skel)
-    metarig_angles = limb_angles(joints(metarig, ext("mapping_store").mapping_for(metarig)[0], frames), theirs, mapping.skel)
+    theirs = world_joints(cmu, frames, source_mapping)
+    angles = limb_angles(world_joints(rig, frames, mapping), theirs, mapping.skel)
+    metarig_angles = limb_angles(world_joints(metarig, frames), theirs, mapping.skel)
     out.write_text(json.dumps({
         "finished": result == {"FINISHED"},
         "objects_left": len(set(bpy.data.objects) - objects_before),
