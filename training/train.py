@@ -24,6 +24,7 @@ from engine.model import MPM, count_parameters
 
 from .datasets import build_source, check_disjoint_subjects
 from .distributed import DistContext, init_distributed, shutdown
+from .initialisation import zero_output_layers
 from .pairs import MixedBatches
 from .run_config import TrainConfig, load_config
 from .trainer import StageTrainer, stage_summary
@@ -69,7 +70,7 @@ def train(
         index = ("stage1", "stage2").index(stage)  # seeds do not depend on which stages this call runs
         settings = cfg.stage(stage)
         torch.manual_seed(cfg.seed + index)
-        model = MPM(cfg.model)
+        model = zero_output_layers(MPM(cfg.model))
         used = [i for i, spec in enumerate(cfg.train) if stage in spec.stages]
         if not used:
             raise ValueError(f"no [[data.train]] source is used in {stage} (see their 'stages')")

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from .baselines import MLPLifter, save_baseline
 from .datasets import build_source, check_disjoint_subjects
+from .initialisation import zero_output_layers
 from .losses import mpjpe
 from .pairs import MixedBatches, epoch_batches
 from .run_config import TrainConfig, load_config
@@ -42,7 +43,7 @@ def train_baseline(cfg: TrainConfig, out: Path, max_steps: int | None = None) ->
     # Windows overlap (stride 1): an epoch of steps_per_epoch = 0 visits every frame about once.
     steps = b.steps_per_epoch or max(1, sum(len(s) for s in train) // b.batch_size)
     batches = MixedBatches(train, [s.weight for s in cfg.train], windows, cfg.seed + 77, steps)
-    model = MLPLifter(cfg.model.skeleton, b.width, b.blocks, b.dropout)
+    model = zero_output_layers(MLPLifter(cfg.model.skeleton, b.width, b.blocks, b.dropout))
     optimizer = torch.optim.Adam(model.parameters(), lr=b.lr, amsgrad=True)
     deadline = time.time() + 60.0 * b.minutes if b.minutes else math.inf
     out.mkdir(parents=True, exist_ok=True)
