@@ -175,7 +175,10 @@ def cmd_export(args: argparse.Namespace) -> None:
         from .onnx_export import export_onnx
     except ImportError as exc:
         raise CliError(f"export needs torch, onnx and onnxscript ({exc})") from None
-    paths = export_onnx(args.checkpoint, args.out, jobs=tuple(args.jobs))
+    try:
+        paths = export_onnx(args.checkpoint, args.out, jobs=tuple(args.jobs), precision="fp16" if args.fp16 else "fp32")
+    except ImportError as exc:
+        raise CliError(str(exc)) from None
     for job, path in paths.items():
         print(f"{job}: {path}")
 
@@ -226,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint")
     p.add_argument("--out", required=True, help="output stem: writes <stem>.<job>.onnx")
     p.add_argument("--jobs", nargs="+", default=list(JOBS), choices=JOBS)
+    p.add_argument("--fp16", action="store_true", help="float16 weights and compute (float32 inputs/outputs), for GPU providers")
     p.set_defaults(run=cmd_export)
 
     p = sub.add_parser("bench", help="time lifting a synthetic clip")

@@ -6,6 +6,12 @@ opset. Batch and window length are dynamic (length 1..num_frames; the centre-fra
 the fixed window length it needs). The model config travels in each file's metadata
 (``mpm_config``), so the ONNX Runtime backend needs nothing else. Export needs torch and
 onnx; inference from the written files needs neither.
+
+``precision="fp16"`` stores weights and computes in float16 (onnxconverter-common's
+converter) while the inputs and outputs stay float32, so the backend and the add-on use an
+fp16 set exactly like an fp32 one. It halves the files; it is meant for GPU providers
+(CUDA, DirectML, CoreML) - ONNX Runtime's CPU provider runs few float16 kernels.
+:func:`precision_gap` measures what it costs on real data (docs/engine-runtime.md).
 """
 from __future__ import annotations
 
@@ -29,13 +35,22 @@ from .model import MPM
 # Opset 18: the exporter's native opset in torch 2.x (and the opset of the attention
 # translation below); ONNX Runtime 1.14+ runs it.
 OPSET = 18
+PRECISIONS = ("fp32", "fp16")
+PRECISION_METADATA_KEY = "mpm_precision"
 
 
-def export_onnx(source: Any, out_stem: str | os.PathLike, jobs: tuple[str, ...] = JOBS) -> dict[str, Path]:
+def export_onnx(
+    source: Any, out_stem: str | os.PathLike, jobs: tuple[str, ...] = JOBS, precision: str = "fp32"
+) -> dict[str, Path]:
     """Export ``source`` (an ``MPM`` or a checkpoint path) to ``<out_stem>.<job>.onnx`` files.
 
+    ``precision``: ``fp32`` or ``fp16`` (float16 inside, float32 inputs and outputs).
     Returns the written paths by job."""
     import onnx
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
+    to_fp16 = _fp16_converter() if precision == "fp16" else None
 
     if isinstance(source, MPM):
         model = source
@@ -49,7 +64,7 @@ def export_onnx(source: Any, out_stem: str | os.PathLike, jobs: tuple[str, ...] 
     out_stem = Path(out_stem)
     out_stem.parent.mkdir(parents=True, exist_ok=True)
     cfg = model.cfg
-    metadata = {CONFIG_METADATA_KEY: json.dumps(cfg.to_dict())}
+    metadata = {CONFIG_METADATA_KEY: json.dumps(cfg.to_dict()), PRECISION_METADATA_KEY: precision}
     written = {}
     # The exporter logs a warning per missing torchvision operator; nothing here uses torchvision.
     registry_log = logging.getLogger("torch.onnx._internal.exporter._registration")
@@ -81,6 +96,8 @@ def export_onnx(source: Any, out_stem: str | os.PathLike, jobs: tuple[str, ...] 
                     verbose=False,
                 )
             proto = program.model_proto
+            if to_fp16 is not None:
+                proto = to_fp16(proto)
             for key, value in {**metadata, JOB_METADATA_KEY: job}.items():
                 entry = proto.metadata_props.add()
                 entry.key, entry.value = key, value
@@ -93,6 +110,41 @@ def export_onnx(source: Any, out_stem: str | os.PathLike, jobs: tuple[str, ...] 
         model.to(device).train(was_training)
         registry_log.setLevel(log_level)
     return written
+
+
+def _fp16_converter():
+    """float32 -> float16 graph conversion keeping float32 inputs and outputs."""
+    try:
+        from onnxconverter_common import float16
+    except ImportError:
+        raise ImportError("an fp16 export needs onnxconverter-common (pip install onnxconverter-common)") from None
+
+    def convert(proto):
+        with warnings.catch_warnings():
+            # Constants outside float16's range are clamped (the attention bias becomes
+            # -1e4, still a zero weight after softmax); the converter warns for each.
+            warnings.simplefilter("ignore", UserWarning)
+            return float16.convert_float_to_float16(proto, keep_io_types=True)
+
+    return convert
+
+
+def precision_gap(
+    reference: dict[str, Path], candidate: dict[str, Path], job: str, pose: np.ndarray, visible: np.ndarray, truth: np.ndarray
+) -> dict[str, float]:
+    """MPJPE (mm) of two ONNX sets' ``job`` against ``truth`` on the same inputs, and the
+    mean per-joint distance between their outputs: the cost of a lower precision."""
+    from .backends import OnnxRuntimeBackend
+
+    outputs = [OnnxRuntimeBackend(paths, device="cpu").run(job, pose, visible) for paths in (reference, candidate)]
+    valid = np.isfinite(truth).all(-1)
+    err = [np.linalg.norm(out - np.nan_to_num(truth), axis=-1)[valid].mean() * 1000.0 for out in outputs]
+    return {
+        "mpjpe_reference_mm": float(err[0]),
+        "mpjpe_candidate_mm": float(err[1]),
+        "mpjpe_difference_mm": float(abs(err[1] - err[0])),
+        "output_distance_mm": float(np.linalg.norm(outputs[1] - outputs[0], axis=-1).mean() * 1000.0),
+    }
 
 
 def _attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):

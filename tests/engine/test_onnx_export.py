@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 import sys
 
 import numpy as np
@@ -108,3 +109,44 @@ def test_missing_job_in_set_is_a_clear_error(tiny_onnx_set, tmp_path):
     n, j = backend.config.num_frames, backend.config.num_joints
     with pytest.raises(BackendError, match="no 'lift_centre' model"):
         backend.run("lift_centre", np.zeros((1, n, j, 2), np.float32), np.ones((1, n, j), bool))
+
+
+SHIPPED_STEM = Path(__file__).resolve().parents[2] / "assets" / "models" / "mpm_small"
+
+
+def test_fp16_export_keeps_float32_io_and_stays_close(tiny_model, tiny_onnx_set, tmp_path):
+    from engine.onnx_export import export_onnx
+
+    paths = export_onnx(tiny_model, tmp_path / "tiny16", jobs=("lift_full", "complete_3d"), precision="fp16")
+    proto = onnx.load(str(paths["lift_full"]))
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert meta["mpm_precision"] == "fp16"
+    types = {init.data_type for init in proto.graph.initializer if len(init.dims) == 2}
+    assert types == {onnx.TensorProto.FLOAT16}  # every weight matrix is float16
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert proto.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    rng = np.random.default_rng(3)
+    pose = (rng.normal(size=(3, tiny_model.cfg.num_frames, 19, 2)) * 0.3).astype(np.float32)
+    visible = _random_mask(pose.shape[:3], rng)
+    fp32 = load_backend(tiny_onnx_set).run("lift_full", pose, visible)
+    fp16 = load_backend(paths["lift_full"]).run("lift_full", pose, visible)
+    assert fp16.dtype == np.float32 and np.isfinite(fp16).all()
+    assert 0 < np.abs(fp16 - fp32).max() < 1e-2  # float16 rounding, not another model
+    with pytest.raises(ValueError, match="unknown precision"):
+        export_onnx(tiny_model, tmp_path / "x", precision="int8")
+
+
+def test_fp16_export_of_the_shipped_model_costs_at_most_half_a_millimetre(real_inputs, tmp_path):
+    """The issue's bar for an fp16 export: MPJPE within 0.5 mm of fp32 on real data."""
+    from engine.onnx_export import export_onnx, precision_gap
+
+    fp32 = {job: p for job, p in onnx_set_paths(SHIPPED_STEM).items() if job == "lift_full"}
+    fp16 = export_onnx(SHIPPED_STEM.with_suffix(".pt"), tmp_path / "shipped16", jobs=("lift_full",), precision="fp16")
+    n = load_backend(fp32["lift_full"]).config.num_frames
+    points, cam3d = real_inputs
+    starts = np.arange(0, len(points) - n + 1, n)
+    pose = np.stack([points[s : s + n] for s in starts])
+    truth = np.stack([cam3d[s : s + n] for s in starts])
+    gap = precision_gap(fp32, fp16, "lift_full", pose, np.isfinite(pose).all(-1), truth)
+    assert gap["output_distance_mm"] > 0
+    assert gap["mpjpe_difference_mm"] <= 0.5, gap
