@@ -26,8 +26,8 @@ def test_paper_sizes_and_shipped_split():
     assert load_config(CONFIGS[0].with_name("paper_h36m_81.toml")).model.num_frames == 81
     assert load_config(CONFIGS[0].with_name("paper_3dhp_mix.toml")).model.depth == 3
     shipped = load_config(CONFIGS[0].with_name("cpu_shipped.toml"))
-    assert shipped.model.skeleton == "anim19" and shipped.model.num_frames == 81
-    assert shipped.train[0].exclude_subjects == shipped.val[0].subjects == ("05",)
+    assert shipped.model.skeleton == "anim19" and shipped.model.num_frames == 27
+    assert shipped.train[0].exclude_subjects == shipped.val[0].subjects == ("02",)
     assert shipped.stage2.weights.mask_3d > 0 and shipped.stage2.masking.clean_prob > 0  # one checkpoint, four jobs
 
 
