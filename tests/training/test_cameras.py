@@ -64,6 +64,28 @@ def test_sampled_cameras_follow_the_protocol():
     assert 0.39 < fills.min() and fills.max() < 0.91 and 0.55 < np.median(fills) < 0.75
 
 
+def _image_roll_deg(cam, person) -> float:
+    """Angle of the person's pelvis -> thorax line from the image's up, counter-clockwise positive."""
+    px = cam.project(person[0])
+    d = px[J("thorax")] - px[J("pelvis")]
+    return float(np.degrees(np.arctan2(-d[0], -d[1])))
+
+
+def test_camera_roll_turns_the_image_about_the_optical_axis():
+    person = standing_person()
+    level = camera_at(person[0, J("pelvis")], 0, 0, 4.0, 60)
+    rolled = camera_at(person[0, J("pelvis")], 0, 0, 4.0, 60, roll_deg=20.0)
+    assert _image_roll_deg(level, person) == pytest.approx(0.0, abs=1e-6)
+    assert _image_roll_deg(rolled, person) == pytest.approx(20.0, abs=1e-6)
+    np.testing.assert_allclose(rolled.position, level.position, atol=1e-12)  # same place, same optical axis
+    np.testing.assert_allclose(rolled.rotation[2], level.rotation[2], atol=1e-12)
+    rng = np.random.default_rng(1)
+    people = np.repeat(person, 3, axis=0)
+    rolls = [_image_roll_deg(sample_camera(people, rng, CameraProtocol(roll_deg=(-15.0, 15.0), elevation_deg=(0.0, 0.0))), person)
+             for _ in range(100)]
+    assert -15.5 < min(rolls) < -10 and 10 < max(rolls) < 15.5
+
+
 def test_rodrigues_and_distortion():
     np.testing.assert_allclose(rodrigues([0, 0, np.pi / 2]) @ [1, 0, 0], [0, 1, 0], atol=1e-12)
     uv = np.array([[0.1, -0.2]])

@@ -8,7 +8,8 @@ Conventions (engine/coords.py): world metres, Z up; camera space metres, OpenCV 
 person's bounding box over the window is centred in the image, give or take a jitter of
 5 % of their image height (so the person is not always centred), from an azimuth uniform over 360 degrees (0 = in front of a person
 facing -Y, i.e. Blender's front view; 90 = at +X), an elevation uniform in -10..30 degrees
-(positive looks down), a horizontal field of view uniform in 40..80 degrees on a
+(positive looks down), no roll unless ``roll_deg`` gives a range (real cameras are
+rarely level: the four Pose2Sim demo cameras roll -3 to 26 degrees), a horizontal field of view uniform in 40..80 degrees on a
 1000 x 1000 image, and at the distance at which the person (their vertical extent in the
 image over the window, perspective included) fills a fraction of the image height drawn
 uniformly in 0.4..0.9. A person who travels far within a window, or spreads their arms
@@ -161,17 +162,23 @@ class CameraProtocol:
     fov_deg: tuple[float, float] = (40.0, 80.0)
     image_size: tuple[int, int] = (1000, 1000)
     aim_jitter: float = 0.05
+    roll_deg: tuple[float, float] = (0.0, 0.0)
 
 
 def camera_at(
     target: np.ndarray, azimuth_deg: float, elevation_deg: float, distance: float, fov_deg: float,
-    image_size: tuple[int, int] = (1000, 1000),
+    image_size: tuple[int, int] = (1000, 1000), roll_deg: float = 0.0,
 ) -> Camera:
-    """A camera ``distance`` metres from ``target`` looking at it (azimuth 0: from -Y)."""
+    """A camera ``distance`` metres from ``target`` looking at it (azimuth 0: from -Y),
+    rolled by ``roll_deg`` about its optical axis (positive: the world's up appears turned
+    counter-clockwise in the image)."""
     az, el = np.radians(azimuth_deg), np.radians(elevation_deg)
     direction = np.array([np.sin(az) * np.cos(el), -np.cos(az) * np.cos(el), np.sin(el)])
     eye = np.asarray(target, float) + distance * direction
     rot = look_at(eye, target)
+    if roll_deg:
+        c, s = np.cos(np.radians(roll_deg)), np.sin(np.radians(roll_deg))
+        rot = np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]]) @ rot
     w, h = image_size
     f = focal_from_fov(w, fov_deg)
     return Camera(rotation=rot, translation=-rot @ eye, focal=(f, f), centre=(w / 2.0, h / 2.0), image_size=(w, h))
@@ -199,11 +206,12 @@ def sample_camera(positions: np.ndarray, rng: np.random.Generator, protocol: Cam
     focal = focal_from_fov(w, fov)
     fill = rng.uniform(*protocol.fill)
     azimuth, elevation = rng.uniform(*protocol.azimuth_deg), rng.uniform(*protocol.elevation_deg)
+    roll = rng.uniform(*protocol.roll_deg) if protocol.roll_deg != (0.0, 0.0) else 0.0
     aim_px = np.array([w / 2.0, h / 2.0]) + rng.normal(0.0, protocol.aim_jitter * fill * h, 2)
     z = positions[..., 2]
     target = np.append(np.nanmean(positions[:, root, :2], axis=0), np.nanmean((np.nanmax(z, -1) + np.nanmin(z, -1)) / 2))
     distance = focal * height / (fill * h)
-    cam = camera_at(target, azimuth, elevation, distance, fov, (w, h))
+    cam = camera_at(target, azimuth, elevation, distance, fov, (w, h), roll)
     for _ in range(4):
         px = cam.project(positions)
         lo, hi = np.nanmin(px, axis=(0, 1)), np.nanmax(px, axis=(0, 1))
@@ -215,7 +223,7 @@ def sample_camera(positions: np.ndarray, rng: np.random.Generator, protocol: Cam
         shift = ((lo + hi) / 2.0 - aim_px) / focal * distance
         target = target + cam.rotation[:2].T @ shift
         distance *= seen / fill
-        cam = camera_at(target, azimuth, elevation, distance, fov, (w, h))
+        cam = camera_at(target, azimuth, elevation, distance, fov, (w, h), roll)
     return cam
 
 
