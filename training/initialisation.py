@@ -13,14 +13,15 @@ from torch import nn
 
 from engine.model import MPM
 
+from .baselines import MLPLifter
+
 
 def output_layers(model: nn.Module) -> list[nn.Linear]:
     """The last linear layer of every pose head of ``model`` (MPM or a baseline lifter)."""
     if isinstance(model, MPM):
         return [model.decoder_2d.out, model.decoder_3d.out, model.centre_head.out]
-    out = getattr(model, "out", None)
-    if isinstance(out, nn.Linear):
-        return [out]
+    if isinstance(model, MLPLifter):
+        return [model.out]
     raise TypeError(f"{type(model).__name__} has no known pose head")
 
 

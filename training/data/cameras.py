@@ -6,15 +6,16 @@ Conventions (engine/coords.py): world metres, Z up; camera space metres, OpenCV 
 
 **Camera protocol** (:class:`CameraProtocol`, the defaults): the camera aims so that the
 person's bounding box over the window is centred in the image, give or take a jitter of
-5 % of their image height (so the person is not always centred), from an azimuth uniform over 360 degrees (0 = in front of a person
-facing -Y, i.e. Blender's front view; 90 = at +X), an elevation uniform in -10..30 degrees
-(positive looks down), no roll unless ``roll_deg`` gives a range (real cameras are
-rarely level: the four Pose2Sim demo cameras roll -3 to 26 degrees), a horizontal field of view uniform in 40..80 degrees on a
-1000 x 1000 image, and at the distance at which the person (their vertical extent in the
-image over the window, perspective included) fills a fraction of the image height drawn
+5 % of their image height (so the person is not always centred), from an azimuth uniform
+over 360 degrees (0 = in front of a person facing -Y, i.e. Blender's front view; 90 = at
++X), an elevation uniform in -10..30 degrees (positive looks down), no roll unless
+``roll_deg`` gives a range (real cameras are rarely level: the four Pose2Sim demo cameras
+roll -3 to 26 degrees), a horizontal field of view uniform in 40..80 degrees on a
+1000 x 1000 image, and at the distance at which the person (their vertical extent in the image
+over the window, perspective included) fills a fraction of the image height drawn
 uniformly in 0.4..0.9. A person who travels far within a window, or spreads their arms
-wide, can still leave the frame sideways, as in real footage. Human3.6M's cameras (1145 px focal on 1000 px,
-47 degrees, 4-6 m) lie inside this range.
+wide, can still leave the frame sideways, as in real footage. Human3.6M's cameras (1145 px
+focal on 1000 px, 47 degrees, 4-6 m) lie inside this range.
 
 **Detector noise** (:class:`DetectorNoise`): per joint, a white jitter and a slow offset
 that stays for the whole window, both as a fraction of the person's height in pixels;
@@ -206,7 +207,8 @@ def sample_camera(positions: np.ndarray, rng: np.random.Generator, protocol: Cam
     focal = focal_from_fov(w, fov)
     fill = rng.uniform(*protocol.fill)
     azimuth, elevation = rng.uniform(*protocol.azimuth_deg), rng.uniform(*protocol.elevation_deg)
-    roll = rng.uniform(*protocol.roll_deg) if protocol.roll_deg != (0.0, 0.0) else 0.0
+    # Drawn only when asked for, so protocols without roll keep their random streams.
+    roll = rng.uniform(*protocol.roll_deg) if any(protocol.roll_deg) else 0.0
     aim_px = np.array([w / 2.0, h / 2.0]) + rng.normal(0.0, protocol.aim_jitter * fill * h, 2)
     z = positions[..., 2]
     target = np.append(np.nanmean(positions[:, root, :2], axis=0), np.nanmean((np.nanmax(z, -1) + np.nanmin(z, -1)) / 2))
