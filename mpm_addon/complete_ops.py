@@ -23,7 +23,7 @@ from .engine.gaps import edge_weights, missing_frames
 from .engine.retarget import RetargetError, Retargeter
 from .engine.rotations import matrix_to_euler, matrix_to_quaternion, quaternion_continuity, quaternion_to_matrix, slerp
 from .panels import View3DSubPanel
-from .rig_io import armature_linear, posed_joints, rig_rest
+from .rig_io import active_armature, armature_linear, posed_joints, rig_rest
 
 
 def is_selected(pose_bone: bpy.types.PoseBone) -> bool:
@@ -54,8 +54,7 @@ class MPM_OT_complete_missing_joints(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        obj = context.object
-        if obj is None or obj.type != "ARMATURE":
+        if active_armature(context) is None:
             cls.poll_message_set("Select an armature")
             return False
         return True
@@ -203,8 +202,8 @@ class MPM_PT_complete(View3DSubPanel, bpy.types.Panel):
 
     def draw(self, context):
         layout = self.layout
-        obj = context.object
-        if obj is None or obj.type != "ARMATURE":
+        obj = active_armature(context)
+        if obj is None:
             layout.label(text="Select an armature", icon="INFO")
             return
         col = layout.column(align=True)

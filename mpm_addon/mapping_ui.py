@@ -13,11 +13,12 @@ import bpy
 from . import mapping_store
 from .engine.rig_mapping import MappingError, RigMapping, match_mapping
 from .panels import View3DSubPanel
+from .rig_io import active_armature
 
 
 def _bone_search(self, context, edit_text):
-    obj = context.object
-    if obj is None or obj.type != "ARMATURE":
+    obj = active_armature(context)
+    if obj is None:
         return []
     text = edit_text.lower()
     return [b.name for b in obj.data.bones if text in b.name.lower()]
@@ -46,11 +47,6 @@ def _preset_items(self, context):
     return items or [("NONE", "No Presets", "No rig-mapping presets found")]
 
 
-def _armature(context) -> bpy.types.Object | None:
-    obj = context.object
-    return obj if obj is not None and obj.type == "ARMATURE" else None
-
-
 class MPM_OT_mapping_detect(bpy.types.Operator):
     """Fill the active armature's rig mapping from the preset that fits its bone names best"""
 
@@ -60,13 +56,13 @@ class MPM_OT_mapping_detect(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        if _armature(context) is None:
+        if active_armature(context) is None:
             cls.poll_message_set("Select an armature")
             return False
         return True
 
     def execute(self, context):
-        obj = _armature(context)
+        obj = active_armature(context)
         for problem in mapping_store.preset_problems():
             self.report({"WARNING"}, f"skipped a preset: {problem}")
         obj.mpm_mapping.joints.clear()
@@ -99,7 +95,7 @@ class MPM_OT_mapping_load_preset(bpy.types.Operator):
         return {"RUNNING_MODAL"}
 
     def execute(self, context):
-        obj = _armature(context)
+        obj = active_armature(context)
         presets = mapping_store.all_presets()
         if self.preset not in presets:
             self.report({"ERROR"}, f"no rig-mapping preset {self.preset!r}")
@@ -121,18 +117,18 @@ class MPM_OT_mapping_save_preset(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        obj = _armature(context)
+        obj = active_armature(context)
         if obj is None or not len(obj.mpm_mapping.joints):
             cls.poll_message_set("The active armature has no rig mapping yet: detect or load one first")
             return False
         return True
 
     def invoke(self, context, event):
-        self.name = self.name or _armature(context).mpm_mapping.name
+        self.name = self.name or active_armature(context).mpm_mapping.name
         return context.window_manager.invoke_props_dialog(self)
 
     def execute(self, context):
-        obj = _armature(context)
+        obj = active_armature(context)
         try:
             mapping = mapping_store.stored_mapping(obj)
             if mapping is None:
@@ -164,7 +160,7 @@ class MPM_PT_rig_mapping(View3DSubPanel, bpy.types.Panel):
 
     def draw(self, context):
         layout = self.layout
-        obj = _armature(context)
+        obj = active_armature(context)
         if obj is None:
             layout.label(text="Select an armature", icon="INFO")
             return

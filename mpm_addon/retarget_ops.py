@@ -20,7 +20,7 @@ from .action_io import assign_action, evaluate_basis, rotation_channel, write_ch
 from .engine.retarget import RetargetError, Retargeter, motion_targets
 from .engine.skeleton import get_skeleton
 from .panels import View3DSubPanel
-from .rig_io import armature_linear, posed_joints, rig_rest
+from .rig_io import active_armature, armature_linear, posed_joints, rig_rest
 
 PARTS = tuple(get_skeleton("anim19").limbs)
 PART_ITEMS = tuple((p, p.replace("_", " ").title(), f"Retarget the {p.replace('_', ' ')}") for p in PARTS)
@@ -65,8 +65,7 @@ class MPM_OT_retarget(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        obj = context.object
-        if obj is None or obj.type != "ARMATURE":
+        if active_armature(context) is None:
             cls.poll_message_set("Select the armature to drive (the target rig)")
             return False
         return True

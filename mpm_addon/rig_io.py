@@ -11,6 +11,12 @@ from .engine.retarget import RigRest
 from .engine.rig_mapping import RigMapping
 
 
+def active_armature(context: bpy.types.Context) -> bpy.types.Object | None:
+    """The active object if it is an armature, else None (what the rig operators act on)."""
+    obj = context.object
+    return obj if obj is not None and obj.type == "ARMATURE" else None
+
+
 def rig_rest(obj: bpy.types.Object) -> RigRest:
     """The armature's bones as they rest (``Bone.matrix_local``, read in bulk)."""
     bones = obj.data.bones
