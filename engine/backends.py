@@ -90,7 +90,7 @@ def job_forward(model: Any, job: str, pose: Any, visible: Any) -> Any:
     the ONNX export, so both run exactly the same graph)."""
     latent, frame_visible = model.encode(pose, visible)
     if job == "complete_2d":
-        return model.decode_2d(latent, frame_visible)
+        return model.decode_2d(latent, frame_visible, model.input_frame(pose, visible))
     if job == "lift_centre":
         return model.decode_centre(latent, frame_visible)
     return model.decode_3d(latent, frame_visible)

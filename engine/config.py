@@ -13,6 +13,7 @@ from typing import Any
 
 from .skeleton import Skeleton, get_skeleton
 
+INPUT_NORMS = ("image", "window")
 _PRESET_FILE = Path(__file__).with_name("data") / "model_presets.toml"
 
 
@@ -33,6 +34,10 @@ class MPMConfig:
     decoder_ffn: int = 256
     decoder_heads: int = 8
     dropout: float = 0.1
+    # How 2D windows enter the network: "image" (the paper's: image-normalised coordinates
+    # as they are) or "window" (each window centred on its observed joints and divided by
+    # their spread, so the network sees the same pose at any image size and position).
+    input_norm: str = "image"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "strides", tuple(int(s) for s in self.strides))
@@ -42,6 +47,8 @@ class MPMConfig:
                 f"num_frames={self.num_frames} must equal the product of strides {self.strides} "
                 "(the centre-frame head reduces the window to one frame)"
             )
+        if self.input_norm not in INPUT_NORMS:
+            raise ValueError(f"input_norm {self.input_norm!r}: expected one of {', '.join(INPUT_NORMS)}")
         if self.num_frames % 2 != 1:
             raise ValueError(f"num_frames must be odd so the window has a centre frame, got {self.num_frames}")
         for name, heads in (("width", self.heads), ("decoder_width", self.decoder_heads)):

@@ -187,6 +187,24 @@ class MPM(nn.Module):
         nn.init.trunc_normal_(self.pos, std=0.02)
 
     # -- encoder ---------------------------------------------------------------------
+    def input_frame(self, x: Tensor, visible: Tensor, keep_index: Tensor | None = None) -> tuple[Tensor, Tensor] | None:
+        """Where a 2D window (B, T, J, 2) sits in the image under ``input_norm = "window"``:
+        the mean (B, 1, 1, 2) and RMS spread (B, 1, 1, 1) of the joints the encoder sees
+        (visible, and in a kept frame when ``keep_index`` drops frames). None for 3D
+        windows and for ``input_norm = "image"``."""
+        if self.cfg.input_norm != "window" or x.shape[-1] != 2:
+            return None
+        seen = visible
+        if keep_index is not None:
+            kept = torch.zeros(visible.shape[:2], dtype=torch.bool, device=x.device).scatter(1, keep_index, True)
+            seen = seen & kept[..., None]
+        weight = seen[..., None].to(x.dtype)
+        count = weight.sum((1, 2), keepdim=True).clamp_min(1.0)
+        x = torch.where(seen[..., None], x, 0.0)  # hidden joints may hold anything, NaN included
+        centre = (x * weight).sum((1, 2), keepdim=True) / count
+        spread = (((x - centre) ** 2).sum(-1, keepdim=True) * weight).sum((1, 2), keepdim=True) / count
+        return centre, spread.sqrt().clamp_min(1e-3)
+
     def encode(self, x: Tensor, visible: Tensor, keep_index: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Encode a (B, T, J, 2|3) pose window into the shared latent space.
 
@@ -199,6 +217,9 @@ class MPM(nn.Module):
         b, t, j, c = x.shape
         if t > self.cfg.num_frames:
             raise ValueError(f"window of {t} frames is longer than the model's {self.cfg.num_frames}")
+        frame = self.input_frame(x, visible, keep_index)
+        if frame is not None:
+            x = (x - frame[0]) / frame[1]
         token = self.joint_token_2d if c == 2 else self.joint_token_3d
         encoder = self.encoder_2d if c == 2 else self.encoder_3d
         x = torch.where(visible[..., None], x, token).reshape(b, t, j * c)
@@ -224,9 +245,12 @@ class MPM(nn.Module):
         return latent, frame_visible
 
     # -- heads -----------------------------------------------------------------------
-    def decode_2d(self, latent: Tensor, frame_visible: Tensor) -> Tensor:
+    def decode_2d(self, latent: Tensor, frame_visible: Tensor, frame: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        """Full-sequence 2D output; ``frame``: the input's ``input_frame`` (window
+        normalisation), so the output is in image-normalised coordinates like the input."""
         b, t = latent.shape[:2]
-        return self.decoder_2d(latent, frame_visible).reshape(b, t, -1, 2)
+        out = self.decoder_2d(latent, frame_visible).reshape(b, t, -1, 2)
+        return out if frame is None else out * frame[1] + frame[0]
 
     def decode_3d(self, latent: Tensor, frame_visible: Tensor) -> Tensor:
         """Full-sequence 3D output (every frame of the window), root-relative."""

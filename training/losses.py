@@ -71,7 +71,8 @@ class PretrainObjective(nn.Module):
             x, vis = _inputs(batch["pose_2d"], batch["valid_2d"], masks["visible_2d"])
             latent, frames = m.encode(x, vis, masks["keep_2d"])
             if w.mask_2d:
-                parts["mask_2d"] = mpjpe(m.decode_2d(latent, frames), torch.nan_to_num(batch["target_2d"]), batch["target_valid_2d"])
+                decoded = m.decode_2d(latent, frames, m.input_frame(x, vis, masks["keep_2d"]))
+                parts["mask_2d"] = mpjpe(decoded, torch.nan_to_num(batch["target_2d"]), batch["target_valid_2d"])
             if w.lift:
                 parts["lift"] = mpjpe(m.decode_3d(latent, frames), target_3d, valid_3d)
         if w.mask_3d:
@@ -104,7 +105,8 @@ class FinetuneObjective(nn.Module):
             if w.full:
                 parts["full"] = mpjpe(m.decode_3d(latent, frames), target_3d, valid_3d)
             if w.mask_2d:
-                parts["mask_2d"] = mpjpe(m.decode_2d(latent, frames), torch.nan_to_num(batch["target_2d"]), batch["target_valid_2d"])
+                decoded = m.decode_2d(latent, frames, m.input_frame(x, vis))
+                parts["mask_2d"] = mpjpe(decoded, torch.nan_to_num(batch["target_2d"]), batch["target_valid_2d"])
         if w.mask_3d:
             x, vis = _inputs(batch["pose_3d"], valid_3d, masks["visible_3d"])
             latent, frames = m.encode(x, vis)
