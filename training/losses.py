@@ -55,13 +55,24 @@ def _targets_3d(batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
     return torch.nan_to_num(batch["pose_3d"]), batch["valid_3d"] & batch["has_3d"][:, None, None]
 
 
-class PretrainObjective(nn.Module):
-    """Stage I: one 2D pass (masked 2D modelling + lifting) and one 3D pass (masked 3D)."""
+class _Objective(nn.Module):
+    """A training objective: the model and the weights of its loss terms."""
 
     def __init__(self, model: MPM, weights: LossWeights) -> None:
         super().__init__()
         self.model = model
         self.weights = weights
+
+    def _mask_2d(self, latent: Tensor, frames: Tensor, x: Tensor, vis: Tensor, batch: dict[str, Tensor],
+                 keep_index: Tensor | None = None) -> Tensor:
+        """Masked 2D modelling: the decoded 2D (in the input's coordinates) against the clean 2D."""
+        m = self.model
+        decoded = m.decode_2d(latent, frames, m.input_frame(x, vis, keep_index))
+        return mpjpe(decoded, torch.nan_to_num(batch["target_2d"]), batch["target_valid_2d"])
+
+
+class PretrainObjective(_Objective):
+    """Stage I: one 2D pass (masked 2D modelling + lifting) and one 3D pass (masked 3D)."""
 
     def forward(self, batch: dict[str, Tensor], masks: dict[str, Tensor | None]) -> tuple[Tensor, dict[str, Tensor]]:
         w, m = self.weights, self.model
@@ -71,8 +82,7 @@ class PretrainObjective(nn.Module):
             x, vis = _inputs(batch["pose_2d"], batch["valid_2d"], masks["visible_2d"])
             latent, frames = m.encode(x, vis, masks["keep_2d"])
             if w.mask_2d:
-                decoded = m.decode_2d(latent, frames, m.input_frame(x, vis, masks["keep_2d"]))
-                parts["mask_2d"] = mpjpe(decoded, torch.nan_to_num(batch["target_2d"]), batch["target_valid_2d"])
+                parts["mask_2d"] = self._mask_2d(latent, frames, x, vis, batch, masks["keep_2d"])
             if w.lift:
                 parts["lift"] = mpjpe(m.decode_3d(latent, frames), target_3d, valid_3d)
         if w.mask_3d:
@@ -82,15 +92,10 @@ class PretrainObjective(nn.Module):
         return _weighted(parts, w), parts
 
 
-class FinetuneObjective(nn.Module):
+class FinetuneObjective(_Objective):
     """Stage II: centre-frame + full-sequence lifting from (sometimes masked) 2D, plus
     masked 3D modelling and masked 2D modelling. Temporal masks are hidden frames in
     ``visible`` here (no keep_index), so a batch can mix clean and masked samples."""
-
-    def __init__(self, model: MPM, weights: LossWeights) -> None:
-        super().__init__()
-        self.model = model
-        self.weights = weights
 
     def forward(self, batch: dict[str, Tensor], masks: dict[str, Tensor | None]) -> tuple[Tensor, dict[str, Tensor]]:
         w, m = self.weights, self.model
@@ -105,8 +110,7 @@ class FinetuneObjective(nn.Module):
             if w.full:
                 parts["full"] = mpjpe(m.decode_3d(latent, frames), target_3d, valid_3d)
             if w.mask_2d:
-                decoded = m.decode_2d(latent, frames, m.input_frame(x, vis))
-                parts["mask_2d"] = mpjpe(decoded, torch.nan_to_num(batch["target_2d"]), batch["target_valid_2d"])
+                parts["mask_2d"] = self._mask_2d(latent, frames, x, vis, batch)
         if w.mask_3d:
             x, vis = _inputs(batch["pose_3d"], valid_3d, masks["visible_3d"])
             latent, frames = m.encode(x, vis)
