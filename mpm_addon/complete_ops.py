@@ -23,7 +23,7 @@ from .engine.gaps import edge_weights, missing_frames
 from .engine.retarget import RetargetError, Retargeter
 from .engine.rotations import matrix_to_euler, matrix_to_quaternion, quaternion_continuity, quaternion_to_matrix, slerp
 from .panels import View3DSubPanel
-from .rig_io import active_armature, armature_linear, posed_joints, rig_rest
+from .rig_io import active_armature, armature_linear, armature_or_hint, posed_joints, rig_rest
 
 
 def is_selected(pose_bone: bpy.types.PoseBone) -> bool:
@@ -202,9 +202,8 @@ class MPM_PT_complete(View3DSubPanel, bpy.types.Panel):
 
     def draw(self, context):
         layout = self.layout
-        obj = active_armature(context)
+        obj = armature_or_hint(layout, context)
         if obj is None:
-            layout.label(text="Select an armature", icon="INFO")
             return
         col = layout.column(align=True)
         col.operator(MPM_OT_complete_missing_joints.bl_idname, icon="MOD_ARMATURE").method = "MODEL"

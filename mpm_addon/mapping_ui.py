@@ -13,7 +13,7 @@ import bpy
 from . import mapping_store
 from .engine.rig_mapping import MappingError, RigMapping, match_mapping
 from .panels import View3DSubPanel
-from .rig_io import active_armature
+from .rig_io import active_armature, armature_or_hint
 
 
 def _bone_search(self, context, edit_text):
@@ -160,9 +160,8 @@ class MPM_PT_rig_mapping(View3DSubPanel, bpy.types.Panel):
 
     def draw(self, context):
         layout = self.layout
-        obj = active_armature(context)
+        obj = armature_or_hint(layout, context)
         if obj is None:
-            layout.label(text="Select an armature", icon="INFO")
             return
         pg = obj.mpm_mapping
         row = layout.row(align=True)

@@ -17,6 +17,14 @@ def active_armature(context: bpy.types.Context) -> bpy.types.Object | None:
     return obj if obj is not None and obj.type == "ARMATURE" else None
 
 
+def armature_or_hint(layout: bpy.types.UILayout, context: bpy.types.Context) -> bpy.types.Object | None:
+    """For a rig panel's ``draw``: the active armature, or None after drawing a hint to select one."""
+    obj = active_armature(context)
+    if obj is None:
+        layout.label(text="Select an armature", icon="INFO")
+    return obj
+
+
 def rig_rest(obj: bpy.types.Object) -> RigRest:
     """The armature's bones as they rest (``Bone.matrix_local``, read in bulk)."""
     bones = obj.data.bones

@@ -52,27 +52,22 @@ def test_not_in_object_mode(scene, tmp_path):
         bpy.ops.object.mode_set(mode="OBJECT")
 
 
-def test_model_file_missing(scene, tmp_path, preferences):
+@pytest.mark.parametrize(
+    "file_name, content, model_path, expected",
+    [
+        (None, None, "gone/model.pt", ("does not exist", "model.pt")),
+        ("broken.lift_full.onnx", b"this is not an ONNX model", "broken", ("cannot use the model", "not a loadable ONNX model")),
+        ("model.pt", b"\x80\x02", "model.pt", ("cannot use the model", "torch is not installed")),
+    ],
+    ids=["missing", "incompatible_onnx", "checkpoint_without_torch"],
+)
+def test_unusable_model_file_is_reported(scene, tmp_path, preferences, file_name, content, model_path, expected):
     walk_clip(tmp_path)
-    preferences.model_path = str(tmp_path / "gone" / "model.pt")
+    if file_name:
+        (tmp_path / file_name).write_bytes(content)
+    preferences.model_path = str(tmp_path / model_path)
     message = report_errors(lambda: bpy.ops.mpm.lift_2d_tracks())
-    assert "does not exist" in message and "model.pt" in message
-
-
-def test_model_file_incompatible(scene, tmp_path, preferences):
-    walk_clip(tmp_path)
-    (tmp_path / "broken.lift_full.onnx").write_bytes(b"this is not an ONNX model")
-    preferences.model_path = str(tmp_path / "broken")
-    message = report_errors(lambda: bpy.ops.mpm.lift_2d_tracks())
-    assert "cannot use the model" in message and "not a loadable ONNX model" in message
-
-
-def test_checkpoint_without_torch(scene, tmp_path, preferences):
-    walk_clip(tmp_path)
-    (tmp_path / "model.pt").write_bytes(b"\x80\x02")
-    preferences.model_path = str(tmp_path / "model.pt")
-    message = report_errors(lambda: bpy.ops.mpm.lift_2d_tracks())
-    assert "cannot use the model" in message and "torch is not installed" in message
+    assert all(part in message for part in expected), message
 
 
 def test_no_bundled_model_and_none_set(scene, tmp_path, preferences, monkeypatch):

@@ -90,3 +90,16 @@ def test_preferences_draw(extension):
         "backend", "model_path", "default_mode", "min_confidence")}})(), bpy.context)
     texts = layout.texts()
     assert any(t.startswith("Bundled model:") for t in texts) and "ONNX Runtime: available" in texts
+
+
+def test_rig_panels_ask_for_an_armature_then_draw_their_tools(scene, extension):
+    panels = {bpy.types.MPM_PT_complete: "mpm.complete_missing_joints", bpy.types.MPM_PT_rig_mapping: "mpm.mapping_detect"}
+    bpy.context.view_layer.objects.active = None
+    for panel_cls in panels:
+        layout = draw_panel(panel_cls)
+        assert layout.texts() == ["Select an armature"]
+    bpy.ops.object.armature_add()
+    for panel_cls, operator in panels.items():
+        layout = draw_panel(panel_cls)
+        assert "Select an armature" not in layout.texts()
+        assert operator in [args[0] for name, args, _ in layout.log if name == "operator"]
