@@ -40,7 +40,9 @@ def summarise(groups: dict[str, list[dict]]) -> dict[str, dict]:
                 raise ValueError(f"group {group!r}: reports cover different protocols or cases; evaluate them alike")
         reference = layout
         table: dict[str, dict] = {}
-        for protocol, case in sorted(layout):
+        # in the first report's order (the evaluator's protocol and case order)
+        order = [(p, c) for p, cases in reports[0]["protocols"].items() for c in cases]
+        for protocol, case in order:
             metrics = {}
             for metric in METRICS:
                 values = [r["protocols"][protocol][case].get(metric) for r in reports]
