@@ -198,7 +198,9 @@ class MPM(nn.Module):
         if keep_index is not None:
             kept = torch.zeros(visible.shape[:2], dtype=torch.bool, device=x.device).scatter(1, keep_index, True)
             seen = seen & kept[..., None]
-        weight = seen[..., None].to(x.dtype)
+        # The weights come from a select, not a cast of the mask: the fp16 ONNX conversion
+        # leaves a float32 Cast in a float16 graph, which ONNX Runtime refuses to load.
+        weight = torch.where(seen[..., None], 1.0, 0.0)
         count = weight.sum((1, 2), keepdim=True).clamp_min(1.0)
         x = torch.where(seen[..., None], x, 0.0)  # hidden joints may hold anything, NaN included
         centre = (x * weight).sum((1, 2), keepdim=True) / count

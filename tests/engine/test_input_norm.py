@@ -98,3 +98,13 @@ def test_onnx_export_of_a_window_normalised_model_matches_torch(tmp_path):
 def test_unknown_input_norm_is_refused():
     with pytest.raises(ValueError, match="input_norm"):
         MPMConfig.preset("tiny", input_norm="bbox")
+
+
+def test_fp16_export_of_a_window_normalised_model_loads_and_stays_close(tmp_path):
+    model = _model("window")
+    export_onnx(model, tmp_path / "window16", precision="fp16")
+    ort, reference = load_backend(tmp_path / "window16"), TorchBackend(model)
+    x, visible = _window(model.cfg, batch=2)
+    for job in ("lift_full", "complete_2d"):
+        got, expected = ort.run(job, x.numpy(), visible.numpy()), reference.run(job, x.numpy(), visible.numpy())
+        assert np.abs(got - expected).max() < 1e-2, job
