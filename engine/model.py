@@ -203,7 +203,7 @@ class MPM(nn.Module):
         weight = torch.where(seen[..., None], 1.0, 0.0)
         count = weight.sum((1, 2), keepdim=True).clamp_min(1.0)
         x = torch.where(seen[..., None], x, 0.0)  # hidden joints may hold anything, NaN included
-        centre = (x * weight).sum((1, 2), keepdim=True) / count
+        centre = x.sum((1, 2), keepdim=True) / count
         spread = (((x - centre) ** 2).sum(-1, keepdim=True) * weight).sum((1, 2), keepdim=True) / count
         return centre, spread.sqrt().clamp_min(1e-3)
 
