@@ -26,22 +26,22 @@ import numpy as np
 METRICS = ("mpjpe", "p_mpjpe", "mpjpe_missing")
 
 
+def _cases(report: dict) -> list[tuple[str, str]]:
+    """(protocol, case) pairs of a report's MPM numbers, in the evaluator's order."""
+    return [(protocol, case) for protocol, cases in report["protocols"].items() for case in cases]
+
+
 def summarise(groups: dict[str, list[dict]]) -> dict[str, dict]:
     """Mean, std (over reports, ddof 0) and the values of each metric, per group."""
-    out: dict[str, dict] = {}
-    reference = None
+    if any(not reports for reports in groups.values()):
+        raise ValueError(f"groups without reports: {[g for g, reports in groups.items() if not reports]}")
+    order = _cases(next(iter(groups.values()))[0])
     for group, reports in groups.items():
-        if not reports:
-            raise ValueError(f"group {group!r} has no reports")
-        layout = {(p, c) for r in reports for p, cases in r["protocols"].items() for c in cases}
-        for r in reports:
-            mine = {(p, c) for p, cases in r["protocols"].items() for c in cases}
-            if mine != layout or (reference is not None and mine != reference):
-                raise ValueError(f"group {group!r}: reports cover different protocols or cases; evaluate them alike")
-        reference = layout
+        if any(set(_cases(r)) != set(order) for r in reports):
+            raise ValueError(f"group {group!r}: reports cover different protocols or cases; evaluate them alike")
+    out: dict[str, dict] = {}
+    for group, reports in groups.items():
         table: dict[str, dict] = {}
-        # in the first report's order (the evaluator's protocol and case order)
-        order = [(p, c) for p, cases in reports[0]["protocols"].items() for c in cases]
         for protocol, case in order:
             metrics = {}
             for metric in METRICS:
