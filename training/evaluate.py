@@ -223,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baseline", action="append", default=[], metavar="NAME=PATH", help="an MLP baseline checkpoint (repeatable)")
     ap.add_argument("--head", default="full", choices=("centre", "full"),
                     help="MPM lifting head: full (overlapping full-sequence windows, the runtime's fast mode) or centre (one window per frame, the paper's)")
+    ap.add_argument("--flip", action="store_true",
+                    help="MPM: average every window with its horizontal mirror (the runtime's accurate mode does; twice the compute)")
     ap.add_argument("--frame-stride", type=int, default=1, help="centre head: evaluate every n-th frame (no accel then)")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default; 1 is faster on a busy machine)")
     ap.add_argument("--protocols", nargs="*", default=list(PROTOCOLS), choices=PROTOCOLS)
@@ -248,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         from .real2d import real2d_views
 
         real_views = real2d_views(args.real2d, cfg.skeleton, cfg.fps)
-    predictors: dict[str, object] = {"mpm": MPMPredictor(model, head=args.head, frame_stride=args.frame_stride)}
+    predictors: dict[str, object] = {"mpm": MPMPredictor(model, head=args.head, frame_stride=args.frame_stride, flip=args.flip)}
     for item in args.baseline:
         name, _, path = item.partition("=")
         if not path:
@@ -264,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         "model": cfg.to_dict(),
         "data": args.data, "kind": args.kind, "subjects": args.subjects, "real2d": args.real2d,
         "views": len(views), "real2d_views": len(real_views),
-        "head": args.head, "frame_stride": args.frame_stride, "seed": args.seed, "noise_px": args.noise_px,
+        "head": args.head, "flip": args.flip, "frame_stride": args.frame_stride, "seed": args.seed, "noise_px": args.noise_px,
         "cameras": EVAL_CAMERAS,
         "protocols": results.pop("mpm"),
         "baselines": results,

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from engine.model import MPM
+from engine.skeleton import get_skeleton
 
 from .baselines import MLPLifter, fill_missing
 
@@ -26,9 +27,12 @@ class MPMPredictor:
     head (the paper's evaluation); ``head="full"``: overlapping full-sequence windows (hop =
     a third of a window), averaged per frame. 3D completion always uses the full head.
     ``frame_stride`` > 1 evaluates the centre head on every n-th frame only (the others
-    come back NaN), for CPU budgets. Windows of all sequences are batched together."""
+    come back NaN), for CPU budgets. ``flip``: every window is also run mirrored (x -> -x,
+    left and right joints swapped) and the mirrored output flipped back and averaged with
+    the plain one, as the runtime's accurate mode does; twice the compute. Windows of all
+    sequences are batched together."""
 
-    def __init__(self, model: MPM, head: str = "centre", batch_size: int = 256, device: str = "cpu", frame_stride: int = 1) -> None:
+    def __init__(self, model: MPM, head: str = "centre", batch_size: int = 256, device: str = "cpu", frame_stride: int = 1, flip: bool = False) -> None:
         if head not in ("centre", "full"):
             raise ValueError(f"head {head!r}: expected centre or full")
         self.model = model.eval().to(device)
@@ -36,10 +40,23 @@ class MPMPredictor:
         self.batch_size = batch_size
         self.device = device
         self.frame_stride = max(1, frame_stride)
-        self.name = f"mpm_{head}"
+        self.flip = flip
+        self.name = f"mpm_{head}" + ("_flip" if flip else "")
+
+    def _run(self, x: np.ndarray, visible: np.ndarray, head: str) -> np.ndarray:
+        """The model on windows (N, T, J, 2 or 3) -> (N, J, 3) centre or (N, T, J, 3) full;
+        with ``flip`` averaged with the mirrored windows' output, flipped back."""
+        plain = self._run_plain(x, visible, head)
+        if not self.flip:
+            return plain
+        perm = get_skeleton(self.model.cfg.skeleton).flip_permutation
+        mirror_in = np.ones(x.shape[-1], np.float32)
+        mirror_in[0] = -1.0
+        mirrored = self._run_plain(x[..., perm, :] * mirror_in, visible[..., perm], head)
+        return 0.5 * (plain + mirrored[..., perm, :] * np.array([-1.0, 1.0, 1.0], np.float32))
 
     @torch.no_grad()
-    def _run(self, x: np.ndarray, visible: np.ndarray, head: str) -> np.ndarray:
+    def _run_plain(self, x: np.ndarray, visible: np.ndarray, head: str) -> np.ndarray:
         out = []
         for start in range(0, len(x), self.batch_size):
             xb = torch.from_numpy(x[start : start + self.batch_size]).float().to(self.device)
