@@ -39,6 +39,7 @@ Layout (every key optional except the data sources)::
     steps_per_epoch = 0             # 0 = one pass over the windows
     weights = { mask_2d = 5, mask_3d = 2, lift = 1 }
     masking = { mode = "spatiotemporal", spatial_joints = 5, temporal_ratio = 0.6 }
+    dropout = 0.1                   # optional: this stage's dropout instead of [model]'s
     [stage2]                        # fine-tuning from the stage-I weights, same keys
     [baseline]                      # the single-frame MLP (python -m training.train_baseline)
 """
@@ -99,6 +100,7 @@ class StageConfig:
     amsgrad: bool = True
     weight_decay: float = 0.0
     grad_clip: float = 0.0
+    dropout: float | None = None  # None: the [model] dropout; the stage's checkpoints record it
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import json
 import logging
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -70,7 +71,8 @@ def train(
         index = ("stage1", "stage2").index(stage)  # seeds do not depend on which stages this call runs
         settings = cfg.stage(stage)
         torch.manual_seed(cfg.seed + index)
-        model = zero_output_layers(MPM(cfg.model))
+        model_cfg = cfg.model if settings.dropout is None else replace(cfg.model, dropout=settings.dropout)
+        model = zero_output_layers(MPM(model_cfg))
         used = [i for i, spec in enumerate(cfg.train) if stage in spec.stages]
         if not used:
             raise ValueError(f"no [[data.train]] source is used in {stage} (see their 'stages')")

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from engine.checkpoint import load_model, read_checkpoint
-from .loop_fixtures import synthetic_cache, tiny_config  # noqa: F401  (fixtures)
+from .loop_fixtures import synthetic_cache, tiny_config, tiny_config_text  # noqa: F401  (fixtures)
 from training.run_config import load_config
 from training.train import main, train
 
@@ -99,3 +99,14 @@ def test_stage2_from_scratch_is_the_ablation_without_pretraining(tiny_config, tm
     assert ckpt["stage"] == "finetune" and not (tmp_path / "b" / "stage1").exists()
     assert json.loads((tmp_path / "b" / "config_effective.json").read_text())["seed"] == 7
     assert ckpt["meta"]["train_config"]["seed"] == 7
+
+
+def test_a_stage_can_set_its_own_dropout(synthetic_cache, tmp_path):  # noqa: F811  (fixture)
+    path = tmp_path / "dropout.toml"
+    path.write_text(tiny_config_text(synthetic_cache, tmp_path / "run", stage1="dropout = 0.3"), encoding="utf-8")
+    assert main(["--config", str(path)]) == 0
+    pretrained, _ = load_model(tmp_path / "run" / "stage1" / "final.pt")
+    finetuned, _ = load_model(tmp_path / "run" / "stage2" / "final.pt")
+    assert pretrained.cfg.dropout == 0.3 and finetuned.cfg.dropout == 0.0  # the [model] value
+    rates = lambda m: {x.p for x in m.modules() if isinstance(x, torch.nn.Dropout)}  # noqa: E731
+    assert rates(pretrained) == {0.3} and rates(finetuned) == {0.0}
