@@ -30,7 +30,6 @@ from .data.h36m import H36M_FPS, action_name
 from .run_config import DataSpec
 
 
-
 @lru_cache(maxsize=1)
 def h36m_cameras() -> dict:
     return json.loads((Path(__file__).with_name("paper") / "h36m_cameras.json").read_text(encoding="utf-8"))
@@ -53,6 +52,40 @@ def h36m_world_to_camera(points: np.ndarray, subject: str, camera: int) -> np.nd
     r = quaternion_matrix(ext[camera]["orientation"])
     t = np.asarray(ext[camera]["translation"], np.float64) / 1000.0
     return (points - t) @ r  # R^T (X - t), row vectors
+
+
+def h36m_project(cam3d: np.ndarray, camera: int) -> np.ndarray:
+    """Pixels of camera-space points through camera ``camera``'s pinhole intrinsics (no
+    lens distortion)."""
+    cam = h36m_cameras()["cameras"][camera]
+    return cam3d[..., :2] / cam3d[..., 2:3] * np.asarray(cam["focal_length"]) + np.asarray(cam["center"])
+
+
+def write_h36m_layout(folder: str | Path, world: dict[str, dict[str, np.ndarray]], keypoints: str = "gt") -> Path:
+    """Write motion in the VideoPose3D Human3.6M layout: ``world`` is subject -> action ->
+    (F, 17, 3) Human3.6M-17 joints in metres, Human3.6M's world frame (Z up, the subject
+    near the room's centre), at 50 fps; subjects need a calibration (S1, S5-S9, S11).
+    Writes ``data_3d_h36m.npz`` (32-joint arrays, the 15 unused joints copies of the pelvis)
+    and ``data_2d_h36m_<keypoints>.npz`` (each camera's exact projection) and returns the 3D
+    file's path. For tests and benchmarks of the paper's path without the real dataset."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    positions, two_d = {}, {}
+    for subject, actions in world.items():
+        positions[subject], two_d[subject] = {}, {}
+        for action, joints in actions.items():
+            joints = np.asarray(joints, np.float64)
+            full = np.repeat(joints[:, :1], 32, axis=1)
+            full[:, H36M_KEEP] = joints
+            positions[subject][action] = full.astype(np.float32)
+            two_d[subject][action] = [
+                h36m_project(h36m_world_to_camera(joints, subject, c), c).astype(np.float32)
+                for c in range(len(h36m_cameras()["cameras"]))
+            ]
+    np.savez(folder / "data_3d_h36m.npz", positions_3d=positions)
+    meta = {"layout_name": "h36m", "num_joints": 17, "keypoints_symmetry": [[4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]]}
+    np.savez(folder / f"data_2d_h36m_{keypoints}.npz", positions_2d=two_d, metadata=meta)
+    return folder / "data_3d_h36m.npz"
 
 
 def _load_pickled(path: Path, key: str) -> dict:

@@ -13,7 +13,7 @@ from .loop_fixtures import synthetic_cache  # noqa: F401  (fixture)
 from .motion_synthetic import synthetic_positions
 from training.evaluate import main as evaluate_main
 from training.data.mpi3dhp import MPI17_TO_H36M17 as MPI_TO_H36M
-from training.paper_data import H36M_KEEP, h36m_cameras, h36m_world_to_camera, load_paper_sequences
+from training.paper_data import load_paper_sequences, write_h36m_layout
 from training.run_config import DataSpec, load_config
 from training.train import train
 
@@ -22,37 +22,19 @@ H36M = get_skeleton("h36m17")
 
 
 def _h36m_world(frames: int, seed: int) -> np.ndarray:
-    """(F, 32, 3) metres in Human3.6M's world (Z up, subject near the origin)."""
+    """(F, 17, 3) metres in Human3.6M's world (Z up, subject near the origin)."""
     anim = synthetic_positions(frames, fps=50.0, seed=seed)
     anim[..., :2] -= anim[:, :1, :2].mean(0)  # walk around the room's centre
-    h36m = convert_joints(anim, get_skeleton("anim19"), H36M)
-    full = np.repeat(h36m[:, :1], 32, axis=1)
-    full[:, H36M_KEEP] = h36m
-    return full
-
-
-def _project(cam3d: np.ndarray, cam: dict) -> np.ndarray:
-    return cam3d[..., :2] / cam3d[..., 2:3] * np.array(cam["focal_length"]) + np.array(cam["center"])
+    return convert_joints(anim, get_skeleton("anim19"), H36M)
 
 
 @pytest.fixture(scope="module")
 def h36m_files(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("h36m")
-    positions, two_d = {}, {}
-    for si, subject in enumerate(["S1", "S9"]):
-        positions[subject], two_d[subject] = {}, {}
-        for ai, action in enumerate(["Walking 1", "Directions"]):
-            world = _h36m_world(140, seed=10 * si + ai)
-            positions[subject][action] = world.astype(np.float32)
-            cams = []
-            for c, cam in enumerate(h36m_cameras()["cameras"]):
-                cam3d = h36m_world_to_camera(world[:, H36M_KEEP], subject, c)
-                cams.append(_project(cam3d, cam).astype(np.float32))
-            two_d[subject][action] = cams
-    np.savez(folder / "data_3d_h36m.npz", positions_3d=positions)
-    meta = {"layout_name": "h36m", "num_joints": 17, "keypoints_symmetry": [[4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]]}
-    np.savez(folder / "data_2d_h36m_gt.npz", positions_2d=two_d, metadata=meta)
-    return folder / "data_3d_h36m.npz"
+    world = {
+        subject: {action: _h36m_world(140, seed=10 * si + ai) for ai, action in enumerate(["Walking 1", "Directions"])}
+        for si, subject in enumerate(["S1", "S9"])
+    }
+    return write_h36m_layout(tmp_path_factory.mktemp("h36m"), world)
 
 
 @pytest.fixture(scope="module")
