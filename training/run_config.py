@@ -2,6 +2,9 @@
 
 Layout (every key optional except the data sources)::
 
+    base = "cpu_shipped.toml"       # optional: start from another config (path relative to
+                                    # this file); tables merge key by key, arrays of tables
+                                    # ([[data.train]], [[cameras]]) are replaced whole
     name = "shipped"
     seed = 0
     out = "runs/shipped"            # relative paths are relative to the working directory
@@ -212,8 +215,8 @@ def parse_config(raw: dict[str, Any]) -> TrainConfig:
     return cfg
 
 
-def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
-    """Read a TOML training config; ``overrides`` replace top-level keys (e.g. ``out``)."""
+def read_config_tables(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The TOML tables of a config file with its ``base`` chain merged in (module docstring)."""
     path = Path(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -221,6 +224,25 @@ def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
         raise FileNotFoundError(f"training config {path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"training config {path} is not valid TOML: {exc}") from None
+    base = raw.pop("base", None)
+    if base is None:
+        return raw
+    base_path = (path.parent / base).resolve()
+    if base_path in _seen or base_path == path.resolve():
+        raise ValueError(f"training config {path}: its base chain loops back to {base_path}")
+    return _merge(read_config_tables(base_path, _seen + (path.resolve(),)), raw)
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged
+
+
+def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
+    """Read a TOML training config; ``overrides`` replace top-level keys (e.g. ``out``)."""
+    raw = read_config_tables(path)
     raw.update({k: v for k, v in overrides.items() if v is not None})
     try:
         cfg = parse_config(raw)

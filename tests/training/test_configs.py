@@ -39,3 +39,21 @@ def test_bad_configs_are_refused_with_the_key_named(tmp_path):
     bad.write_text('[model]\npreset = "tiny"\n[[data.train]]\npath = "x"\nkind = "bvh"\n[stage1]\nepochs = 1\nbatch_size = 2\nlr = 1e-3\nlr_decay = 1\n')
     with pytest.raises(ValueError, match="kind 'bvh'"):
         load_config(bad)
+
+
+def test_a_config_extends_its_base_table_by_table(tmp_path):
+    (tmp_path / "base.toml").write_text(
+        'name = "base"\n[model]\npreset = "tiny"\ndepth = 2\n[[data.train]]\npath = "a.npz"\n[[cameras]]\nfov_deg = [40.0, 50.0]\n'
+        '[stage1]\nepochs = 3\nbatch_size = 8\nlr = 1e-3\nlr_decay = 0.9\nweights = { mask_2d = 5.0, mask_3d = 2.0, lift = 1.0 }\n'
+    )
+    (tmp_path / "sub").mkdir()
+    child = tmp_path / "sub" / "child.toml"
+    child.write_text('base = "../base.toml"\nname = "child"\n[model]\nwidth = 32\nheads = 2\n[[data.train]]\npath = "b.npz"\n[stage1]\nepochs = 7\n')
+    cfg = load_config(child)
+    assert cfg.name == "child" and cfg.model.width == 32 and cfg.model.depth == 2  # [model] merged key by key
+    assert cfg.stage1.epochs == 7 and cfg.stage1.batch_size == 8 and cfg.stage1.lr_decay == 0.9
+    assert [s.path for s in cfg.train] == ["b.npz"] and cfg.cameras[0].fov_deg == (40.0, 50.0)  # arrays replaced whole
+    assert "base" not in cfg.source and cfg.source["stage1"]["epochs"] == 7  # what a checkpoint records: the merged tables
+    (tmp_path / "base.toml").write_text('base = "sub/child.toml"\n')
+    with pytest.raises(ValueError, match="loops"):
+        load_config(child)
