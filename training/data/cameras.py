@@ -145,12 +145,17 @@ def look_at(eye: np.ndarray, target: np.ndarray) -> np.ndarray:
     """World -> camera rotation for a camera at ``eye`` looking at ``target``, level with Z up."""
     forward = np.asarray(target, float) - np.asarray(eye, float)
     forward /= np.linalg.norm(forward)
-    right = np.cross(forward, WORLD_UP)
+    right = _cross(forward, WORLD_UP)
     if np.linalg.norm(right) < 1e-9:  # looking straight down or up
         right = np.array([1.0, 0.0, 0.0])
     right /= np.linalg.norm(right)
-    down = np.cross(forward, right)
+    down = _cross(forward, right)
     return np.stack([right, down, forward])
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """np.cross of two 3-vectors without its axis handling (a camera is drawn per window)."""
+    return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
 
 
 @dataclass(frozen=True)
