@@ -13,7 +13,8 @@ depend on what the motion is, only on the window count and shapes, which then ma
     python benchmarks/bench_training.py --config training/configs/paper_h36m_243.toml \\
         --h36m-from build/data/cmu_all.npz --json bench_training.json
 
-Each stage: ``--warmup`` steps (compilation, allocator, worker start), then ``--steps``
+Each stage: ``--warmup`` steps (compilation, allocator, worker start; a data-bound config
+needs enough of them for the workers' queue to reach its steady state), then ``--steps``
 timed steps with the device synchronised at both ends; the batches come from the config's
 ``data_workers`` background processes exactly as in training. The batch-making rate alone
 (the same workers, no training) is measured too, to tell a data-bound run from a
@@ -83,16 +84,7 @@ def time_stage(cfg, stage: str, sources, steps: int, warmup: int) -> dict:
                            settings.steps_per_epoch or None)
     with tempfile.TemporaryDirectory() as folder:
         trainer = StageTrainer(cfg, stage, model, batches, [], Path(folder), DistContext(device=device))
-        # The batch-making rate alone, from the same workers as training uses.
         feed = epoch_batches(batches, 0, 0, 0, cfg.data_workers)
-        for _ in range(min(warmup, 2)):
-            next(feed)
-        start = time.perf_counter()
-        for _ in range(steps):
-            next(feed)
-        data_seconds = time.perf_counter() - start
-        del feed
-        feed = epoch_batches(batches, 1, 0, 0, cfg.data_workers)
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
         for _ in range(warmup):
@@ -103,7 +95,16 @@ def time_stage(cfg, stage: str, sources, steps: int, warmup: int) -> dict:
             trainer.train_step(next(feed))
         sync()
         seconds = (time.perf_counter() - start) / steps
-        del feed
+        _close(feed)
+        # The batch-making rate alone, from as many fresh workers (started before timing).
+        feed = epoch_batches(batches, 1, 0, 0, cfg.data_workers)
+        for _ in range(min(warmup, 2)):
+            next(feed)
+        start = time.perf_counter()
+        for _ in range(steps):
+            next(feed)
+        data_seconds = time.perf_counter() - start
+        _close(feed)
     windows = sum(len(sources[i]) for i in used)
     return {
         "stage": stage, "parameters": count_parameters(model), "batch_size": settings.batch_size,
@@ -116,6 +117,14 @@ def time_stage(cfg, stage: str, sources, steps: int, warmup: int) -> dict:
     }
 
 
+def _close(feed) -> None:
+    """Stop a DataLoader iterator's worker processes now, not when it is collected, so they
+    do not compete with the next measurement."""
+    shutdown = getattr(feed, "_shutdown_workers", None)
+    if shutdown is not None:
+        shutdown()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", type=Path, required=True)
@@ -123,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=H36M_TRAIN_FRAMES_PER_CAMERA, help="stand-in training frames per camera")
     ap.add_argument("--stages", nargs="+", default=["stage1", "stage2"])
     ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--workers", type=int, default=None, help="override the config's data_workers")
     ap.add_argument("--batch-size", type=int, default=None, help="override the stages' batch size")
     ap.add_argument("--json", type=Path, default=None)
