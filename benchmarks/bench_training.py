@@ -3,12 +3,12 @@ second and the time of one epoch for each stage of a training config, on the dev
 config picks (a GPU when there is one).
 
 For the paper's Human3.6M configs without the dataset, ``--h36m-from CACHE`` writes a
-stand-in in the VideoPose3D layout (``training.paper_data.write_h36m_layout``): the real
-motion of a ``python -m training.prepare`` cache, resampled to 50 fps, moved to Human3.6M's
-world, spread over the config's subjects and repeated to ``--frames`` frames per camera
-over the training subjects (default 389,938: Human3.6M's 1,559,752 training frames over
-its four cameras), projected through the four real cameras as "gt" 2D. Speed does not
-depend on what the motion is, only on the window count and shapes, which then match.
+stand-in in the VideoPose3D layout (``training.paper_data.write_h36m_stand_in``): the real
+motion of a ``python -m training.prepare`` cache spread over the config's subjects and
+repeated to ``--frames`` frames per camera over the training subjects (default 389,938:
+Human3.6M's 1,559,752 training frames over its four cameras), projected through the four
+real cameras as "gt" 2D. Speed does not depend on what the motion is, only on the window
+count and shapes, which then match.
 
     python benchmarks/bench_training.py --config training/configs/paper_h36m_243.toml \\
         --h36m-from build/data/cmu_all.npz --json bench_training.json
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import platform
 import sys
 import tempfile
@@ -38,32 +37,6 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 H36M_TRAIN_FRAMES_PER_CAMERA = 1_559_752 // 4  # docs/formats.md: MotionBERT's count, 4 cameras, 50 fps
-
-
-def h36m_stand_in(cache: Path, subjects: list[str], train_subjects: list[str], frames: int, folder: Path) -> Path:
-    """A VideoPose3D-layout Human3.6M stand-in from a prepared motion cache (module docstring)."""
-    from engine.skeleton import convert_joints, get_skeleton
-    from training.data import load_prepared
-    from training.data.h36m import H36M_FPS
-    from training.paper_data import write_h36m_layout
-
-    h36m = get_skeleton("h36m17")
-    clips = []
-    for clip in load_prepared(cache):
-        pos = convert_joints(clip.resampled(H36M_FPS).positions, get_skeleton(clip.skeleton), h36m)
-        pos = np.nan_to_num(pos - np.append(np.nanmean(pos[:, 0, :2], 0), 0.0))  # the room's centre
-        clips.append(pos)
-    world: dict[str, dict[str, np.ndarray]] = {s: {} for s in subjects}
-    share = math.ceil(frames / len(train_subjects))
-    for subject in subjects:
-        # each training subject gets its share of frames; the others one pass of a few clips
-        want = share if subject in train_subjects else sum(len(c) for c in clips[:4])
-        got, k = 0, len(world) * 7 + subjects.index(subject)
-        while got < want:
-            pos = clips[k % len(clips)][: want - got]
-            world[subject][f"Motion {len(world[subject]) + 1}"] = pos
-            got, k = got + len(pos), k + 1
-    return write_h36m_layout(folder, world)
 
 
 def time_stage(cfg, stage: str, sources, steps: int, warmup: int) -> dict:
@@ -140,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
+    from training.data import load_prepared
+    from training.paper_data import write_h36m_stand_in
     from training.run_config import load_config
     from training.train import build_sources
 
@@ -152,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.h36m_from is not None:
             train_subjects = [s for spec in cfg.train for s in spec.subjects]
             val_subjects = [s for spec in cfg.val for s in spec.subjects]
-            path = h36m_stand_in(args.h36m_from, train_subjects + val_subjects, train_subjects, args.frames, Path(tmp))
+            clips = load_prepared(args.h36m_from)
+            path = write_h36m_stand_in(Path(tmp), clips, train_subjects, val_subjects, args.frames)
             swap = lambda spec: replace(spec, path=str(path), options={**spec.options, "keypoints": "gt"})  # noqa: E731
             cfg = replace(cfg, train=tuple(swap(s) for s in cfg.train), val=tuple(swap(s) for s in cfg.val))
         made = time.perf_counter()

@@ -88,6 +88,34 @@ def write_h36m_layout(folder: str | Path, world: dict[str, dict[str, np.ndarray]
     return folder / "data_3d_h36m.npz"
 
 
+def write_h36m_stand_in(folder: str | Path, clips, train_subjects: list[str], other_subjects: list[str], train_frames: int) -> Path:
+    """A stand-in for Human3.6M of its size, for benchmarks without the dataset: motion
+    clips (``MotionClip``, any skeleton) resampled to 50 fps, each moved to the room's
+    centre, dealt in turn to the subjects as actions "Motion 1", "Motion 2" ... and
+    repeated until the training subjects hold ``train_frames`` frames per camera between
+    them (equal shares; a subject's last clip cut to fit); the other subjects get the
+    length of the first four clips. Written by :func:`write_h36m_layout`."""
+    h36m = get_skeleton("h36m17")
+    moved = []
+    for clip in clips:
+        pos = convert_joints(clip.resampled(H36M_FPS).positions, get_skeleton(clip.skeleton), h36m)
+        moved.append(np.nan_to_num(pos - np.append(np.nanmean(pos[:, 0, :2], 0), 0.0)))
+    if not moved or not train_subjects:
+        raise ValueError("a Human3.6M stand-in needs motion clips and at least one training subject")
+    n = len(train_subjects)
+    wanted = {s: train_frames // n + (i < train_frames % n) for i, s in enumerate(train_subjects)}
+    wanted.update({s: sum(len(c) for c in moved[:4]) for s in other_subjects if s not in wanted})
+    world: dict[str, dict[str, np.ndarray]] = {}
+    k = 0
+    for subject, want in wanted.items():
+        world[subject], got = {}, 0
+        while got < want:
+            pos = moved[k % len(moved)][: want - got]
+            world[subject][f"Motion {len(world[subject]) + 1}"] = pos
+            got, k = got + len(pos), k + 1
+    return write_h36m_layout(folder, world)
+
+
 def _load_pickled(path: Path, key: str) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist")

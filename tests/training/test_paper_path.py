@@ -13,7 +13,7 @@ from .loop_fixtures import synthetic_cache  # noqa: F401  (fixture)
 from .motion_synthetic import synthetic_positions
 from training.evaluate import main as evaluate_main
 from training.data.mpi3dhp import MPI17_TO_H36M17 as MPI_TO_H36M
-from training.paper_data import load_paper_sequences, write_h36m_layout
+from training.paper_data import load_paper_sequences, write_h36m_layout, write_h36m_stand_in
 from training.run_config import DataSpec, load_config
 from training.train import train
 
@@ -131,3 +131,21 @@ def test_paper_3dhp_mix_config_end_to_end(h36m_files, mpi_files, synthetic_cache
     m = json.loads(out.read_text())["protocols"]["lift_gt2d"]["all"]
     # 90 frames at 50 fps -> 45 at 25 fps, of which the first 3 (frames 0, 2, 4) are not valid
     assert m["frames"] == 2 * 42 and 0 <= m["pck150"] <= 100 and 0 <= m["auc"] <= m["pck150"]
+
+
+def test_h36m_stand_in_has_the_requested_size_in_the_real_layout(synthetic_cache, tmp_path):
+    """The benchmark's Human3.6M stand-in: exactly the training frames asked for, over the
+    training subjects, one window per 50 fps frame pair at the paper's 25 fps."""
+    from training.data import load_prepared
+
+    path = write_h36m_stand_in(tmp_path, load_prepared(synthetic_cache), ["S1", "S5"], ["S9"], train_frames=1001)
+    train = load_paper_sequences(DataSpec(path=str(path), kind="h36m", subjects=("S1", "S5")), "h36m17")
+    per_camera = {}
+    for seq in train:
+        per_camera[seq["name"].rsplit("/", 1)[1]] = per_camera.get(seq["name"].rsplit("/", 1)[1], 0) + len(seq["pose_3d"])
+    assert set(per_camera.values()) == {1001} and len(per_camera) == 4
+    val = load_paper_sequences(DataSpec(path=str(path), kind="h36m", subjects=("S9",)), "h36m17")
+    assert {s["subject"] for s in val} == {"S9"} and all(np.isfinite(s["pose_2d"]).all() for s in val)
+    for seq in train + val:  # in front of every camera, upright
+        assert seq["pose_3d"][..., 2].min() > 1.0
+        assert (seq["pose_3d"][:, H36M.index("head"), 1] < seq["pose_3d"][:, 0, 1]).mean() > 0.95
