@@ -111,7 +111,7 @@ def test_missing_job_in_set_is_a_clear_error(tiny_onnx_set, tmp_path):
         backend.run("lift_centre", np.zeros((1, n, j, 2), np.float32), np.ones((1, n, j), bool))
 
 
-SHIPPED_STEM = Path(__file__).resolve().parents[2] / "assets" / "models" / "mpm_small"
+SHIPPED_STEM = Path(__file__).resolve().parents[2] / "assets" / "models" / "mpm_base"
 
 
 def test_fp16_export_keeps_float32_io_and_stays_close(tiny_model, tiny_onnx_set, tmp_path):
