@@ -42,19 +42,16 @@ H36M_TRAIN_FRAMES_PER_CAMERA = 1_559_752 // 4  # docs/formats.md: MotionBERT's c
 def time_stage(cfg, stage: str, sources, steps: int, warmup: int) -> dict:
     import torch
 
-    from engine.model import MPM, count_parameters
+    from engine.model import count_parameters
     from training.distributed import DistContext, pick_device
-    from training.initialisation import zero_output_layers
-    from training.pairs import MixedBatches, epoch_batches
+    from training.pairs import epoch_batches
+    from training.train import stage_model_and_batches
     from training.trainer import StageTrainer
 
     settings = cfg.stage(stage)
     device = pick_device(cfg.device, 0)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    model = zero_output_layers(MPM(cfg.model if settings.dropout is None else replace(cfg.model, dropout=settings.dropout)))
-    used = [i for i, spec in enumerate(cfg.train) if stage in spec.stages]
-    batches = MixedBatches([sources[i] for i in used], [cfg.train[i].weight for i in used], settings.batch_size, cfg.seed,
-                           settings.steps_per_epoch or None)
+    model, batches = stage_model_and_batches(cfg, stage, sources)
     with tempfile.TemporaryDirectory() as folder:
         trainer = StageTrainer(cfg, stage, model, batches, [], Path(folder), DistContext(device=device))
         feed = epoch_batches(batches, 0, 0, 0, cfg.data_workers)
@@ -78,7 +75,7 @@ def time_stage(cfg, stage: str, sources, steps: int, warmup: int) -> dict:
             next(feed)
         data_seconds = time.perf_counter() - start
         _close(feed)
-    windows = sum(len(sources[i]) for i in used)
+    windows = sum(len(source) for source in batches.sources)
     return {
         "stage": stage, "parameters": count_parameters(model), "batch_size": settings.batch_size,
         "num_frames": cfg.model.num_frames, "timed_steps": steps, "seconds_per_step": round(seconds, 4),

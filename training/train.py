@@ -40,6 +40,22 @@ def build_sources(cfg: TrainConfig):
     return train, val
 
 
+def stage_model_and_batches(cfg: TrainConfig, stage: str, train_sources, world_size: int = 1) -> tuple[MPM, MixedBatches]:
+    """A stage's network (the stage's own dropout, zeroed output heads; weights drawn from
+    torch's generator as seeded by the caller) and its batches over the sources it uses."""
+    settings = cfg.stage(stage)
+    index = ("stage1", "stage2").index(stage)  # seeds do not depend on which stages a call runs
+    model_cfg = cfg.model if settings.dropout is None else replace(cfg.model, dropout=settings.dropout)
+    used = [i for i, spec in enumerate(cfg.train) if stage in spec.stages]
+    if not used:
+        raise ValueError(f"no [[data.train]] source is used in {stage} (see their 'stages')")
+    batches = MixedBatches(
+        [train_sources[i] for i in used], [cfg.train[i].weight for i in used], settings.batch_size,
+        cfg.seed + 1000 * index, settings.steps_per_epoch or None, world_size,
+    )
+    return zero_output_layers(MPM(model_cfg)), batches
+
+
 def train(
     cfg: TrainConfig,
     stages: tuple[str, ...] = ("stage1", "stage2"),
@@ -71,15 +87,7 @@ def train(
         index = ("stage1", "stage2").index(stage)  # seeds do not depend on which stages this call runs
         settings = cfg.stage(stage)
         torch.manual_seed(cfg.seed + index)
-        model_cfg = cfg.model if settings.dropout is None else replace(cfg.model, dropout=settings.dropout)
-        model = zero_output_layers(MPM(model_cfg))
-        used = [i for i, spec in enumerate(cfg.train) if stage in spec.stages]
-        if not used:
-            raise ValueError(f"no [[data.train]] source is used in {stage} (see their 'stages')")
-        batches = MixedBatches(
-            [train_sources[i] for i in used], [cfg.train[i].weight for i in used], settings.batch_size,
-            cfg.seed + 1000 * index, settings.steps_per_epoch or None, ctx.world_size,
-        )
+        model, batches = stage_model_and_batches(cfg, stage, train_sources, ctx.world_size)
         folder = out / stage
         if ctx.is_main:
             log.info("%s: %d parameters, %d steps/epoch x %d epochs, batch %d, into %s", stage, count_parameters(model),
