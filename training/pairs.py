@@ -29,34 +29,50 @@ import torch
 from engine.coords import normalize_screen
 from engine.skeleton import Skeleton, convert_joints, get_skeleton
 
-from .data.cameras import CameraProtocol, DetectorNoise, camera_at, random_bone_factors, sample_camera, scale_bones
+from .data.cameras import (
+    CameraBatch, CameraProtocol, DetectorNoise, cameras_at, random_bone_factors, sample_cameras, scale_bones,
+)
 
 
 MIN_DEPTH_M = 0.5  # joints nearer the camera than this get no 2D
 CAMERA_TRIES = 4
 
 
-def plausible_camera(positions: np.ndarray, rng: np.random.Generator, protocol: CameraProtocol, root: int):
-    """``sample_camera``, redrawn when the result is implausible: for a person who travels
-    far within the window its distance and aim iteration can run away (cameras 20 m up,
-    or ones the person walks through). Accepted: every joint at least 1 m in front of the
-    lens and the window's joints within about one image of the frame. After
-    ``CAMERA_TRIES`` refusals, a camera aimed at the path's middle from far enough away."""
+def plausible_cameras(positions: np.ndarray, rng: np.random.Generator, protocol: CameraProtocol, root: int) -> CameraBatch:
+    """``sample_cameras`` for windows (B, F, J, 3), redrawn where the result is
+    implausible: for a person who travels far within the window the distance and aim
+    iteration can run away (cameras 20 m up, or ones the person walks through). Accepted:
+    every joint at least 1 m in front of the lens and the window's joints within about one
+    image of the frame. After ``CAMERA_TRIES`` refusals, a camera aimed at the path's
+    middle from far enough away."""
+    positions = np.asarray(positions, dtype=np.float64)
     w, h = protocol.image_size
+    cams = None
+    todo = np.arange(len(positions))
     for _ in range(CAMERA_TRIES):
-        camera = sample_camera(positions, rng, protocol, root)
-        cam3d = camera.world_to_camera(positions)
-        px = camera.project_camera(cam3d)
+        drawn = sample_cameras(positions[todo], rng, protocol, root)
+        if cams is None:
+            cams = drawn
+        else:
+            cams.take(todo, drawn)
+        cam3d = drawn.world_to_camera(positions[todo])
+        px = drawn.project_camera(cam3d)
         finite = np.isfinite(cam3d).all(-1)
-        if finite.any() and cam3d[finite][:, 2].min() >= 1.0:
-            inside = (px[finite] > [-w, -h]) & (px[finite] < [2 * w, 2 * h])
-            if inside.all():
-                return camera
-    path = positions[:, root]
-    centre = np.nanmean(path, axis=0)
-    travel = float(np.nanmax(np.linalg.norm(path - centre, axis=-1)))
-    return camera_at(centre, rng.uniform(*protocol.azimuth_deg), rng.uniform(*protocol.elevation_deg),
-                     4.0 + 2.0 * travel, float(np.mean(protocol.fov_deg)), protocol.image_size)
+        near = np.where(finite, cam3d[..., 2], np.inf).min(axis=(1, 2))
+        outside = finite[..., None] & ((px <= [-w, -h]) | (px >= [2 * w, 2 * h]) | np.isnan(px))
+        ok = finite.any(axis=(1, 2)) & (near >= 1.0) & ~outside.any(axis=(1, 2, 3))
+        todo = todo[~ok]
+        if not len(todo):
+            return cams
+    path = positions[todo][:, :, root]
+    with np.errstate(invalid="ignore"):
+        centre = np.nanmean(path, axis=1)
+        travel = np.nanmax(np.linalg.norm(path - centre[:, None], axis=-1), axis=1)
+    n = len(todo)
+    cams.take(todo, cameras_at(centre, rng.uniform(*protocol.azimuth_deg, size=n), rng.uniform(*protocol.elevation_deg, size=n),
+                               4.0 + 2.0 * travel, float(np.mean(protocol.fov_deg)), protocol.image_size))
+    return cams
+
 
 # -- windows ---------------------------------------------------------------------------
 class Windows:
@@ -194,12 +210,15 @@ class MotionPairs:
         world = self.world_windows(rows).astype(np.float64)
         b, t, j, _ = world.shape
         out = _empty_like_batch(b, t, j)
-        for i in range(b):
-            pos = world[i]
-            if augment and aug.bone_scale > 0:
-                pos = scale_bones(pos, random_bone_factors(skel, aug.bone_scale, rng), skel)
-            protocol = self.cameras[rng.integers(len(self.cameras))]
-            self._fill_row(out, i, pos, plausible_camera(pos, rng, protocol, skel.root), rng if augment else None)
+        if augment and aug.bone_scale > 0:
+            world = scale_bones(world, random_bone_factors(skel, aug.bone_scale, rng, count=b), skel)
+        # Every protocol's windows at once: one camera per window, drawn in arrays.
+        protocol_of_row = rng.integers(len(self.cameras), size=b)
+        for k, protocol in enumerate(self.cameras):
+            picked = np.flatnonzero(protocol_of_row == k)
+            if len(picked):
+                cams = plausible_cameras(world[picked], rng, protocol, skel.root)
+                self._fill_rows(out, picked, world[picked], cams, rng if augment else None)
         out["has_3d"][:] = True
         if augment and aug.flip_prob > 0:
             flip = rng.random(b) < aug.flip_prob
@@ -207,26 +226,31 @@ class MotionPairs:
                 flip_pairs(out, np.flatnonzero(flip), skel)
         return out
 
-    def _fill_row(self, out: dict[str, np.ndarray], i: int, world: np.ndarray, camera, rng: np.random.Generator | None) -> None:
-        """Row ``i`` of a batch: ``world`` (T, J, 3) through ``camera``; noise with ``rng``."""
+    def _fill_rows(self, out: dict[str, np.ndarray], rows: np.ndarray, world: np.ndarray, cams: CameraBatch,
+                   rng: np.random.Generator | None) -> None:
+        """Rows ``rows`` of a batch: windows ``world`` (R, T, J, 3) through ``cams``; noise with ``rng``."""
         skel = self.skeleton
-        w, h = camera.image_size
-        cam3d = camera.world_to_camera(world)
-        px = camera.project_camera(cam3d)
+        w, h = cams.image_size
+        cam3d = cams.world_to_camera(world)
+        px = cams.project_camera(cam3d)
         # A joint almost at (or behind) the lens projects anywhere: no 2D for it.
         px[cam3d[..., 2] < MIN_DEPTH_M] = np.nan
-        valid = np.isfinite(world).all(-1) & np.isfinite(px).all(-1)
-        out["pose_3d"][i] = np.nan_to_num(root_relative(cam3d, skel.root))
-        out["valid_3d"][i] = np.isfinite(world).all(-1)
-        out["target_2d"][i] = np.nan_to_num(normalize_screen(px, w, h))
-        out["target_valid_2d"][i] = valid
+        present = np.isfinite(world).all(-1)
+        valid = present & np.isfinite(px).all(-1)
+        out["pose_3d"][rows] = np.nan_to_num(root_relative(cam3d, skel.root))
+        out["valid_3d"][rows] = present
+        out["target_2d"][rows] = np.nan_to_num(normalize_screen(px, w, h))
+        out["target_valid_2d"][rows] = valid
         noisy = px
         if rng is not None and self.augment.noise is not None:
-            noisy, _ = self.augment.noise.apply(px, rng, skel)
-        inside = (noisy[..., 0] >= 0) & (noisy[..., 0] < w) & (noisy[..., 1] >= 0) & (noisy[..., 1] < h)
-        # A detector sees nothing outside the frame: truncated people are part of the task.
-        out["valid_2d"][i] = valid & np.isfinite(noisy).all(-1) & (inside if rng is not None else True)
-        out["pose_2d"][i] = np.nan_to_num(normalize_screen(noisy, w, h))
+            noisy, _ = self.augment.noise.apply_batch(px, rng, skel)
+        detected = valid & np.isfinite(noisy).all(-1)
+        if rng is not None:
+            # A detector sees nothing outside the frame: truncated people are part of the task.
+            with np.errstate(invalid="ignore"):
+                detected &= (noisy[..., 0] >= 0) & (noisy[..., 0] < w) & (noisy[..., 1] >= 0) & (noisy[..., 1] < h)
+        out["valid_2d"][rows] = detected
+        out["pose_2d"][rows] = np.nan_to_num(normalize_screen(noisy, w, h))
 
 
 class CameraPairs:

@@ -8,8 +8,8 @@ from engine.coords import normalize_screen
 from engine.skeleton import get_skeleton
 from tests.conftest import require_shared_data
 from training.data.cameras import (
-    CALIBRATION, CameraProtocol, DetectorNoise, camera_at, distort, flip_points, flip_positions,
-    random_bone_factors, read_pose2sim_calibration, rodrigues, sample_camera, scale_bones,
+    CALIBRATION, CameraProtocol, DetectorNoise, camera_at, cameras_at, distort, flip_points, flip_positions,
+    random_bone_factors, read_pose2sim_calibration, rodrigues, sample_camera, sample_cameras, scale_bones,
 )
 
 SKEL = get_skeleton("anim19")
@@ -174,3 +174,62 @@ def test_flip_and_bone_scaling_reproject_consistently():
     person_nan = person.copy()
     person_nan[0, J("head")] = np.nan
     assert np.isnan(scale_bones(person_nan, factors)[0, J("head")]).all()
+
+
+def _crowd(n: int, frames: int = 9) -> np.ndarray:
+    """(n, frames, 19, 3) people of different sizes standing at different places."""
+    rng = np.random.default_rng(5)
+    size = rng.uniform(0.6, 1.3, n)[:, None, None, None]
+    place = np.concatenate([rng.uniform(-3, 3, (n, 2)), np.zeros((n, 1))], axis=1)[:, None, None, :]
+    return np.repeat(standing_person()[None], n, axis=0).repeat(frames, axis=1) * size + place
+
+
+def test_batched_cameras_are_the_single_cameras():
+    rng = np.random.default_rng(4)
+    n = 16
+    target, az, el = rng.normal(size=(n, 3)), rng.uniform(0, 360, n), rng.uniform(-10, 30, n)
+    dist, fov, roll = rng.uniform(2, 8, n), rng.uniform(40, 80, n), rng.uniform(-20, 20, n)
+    batch = cameras_at(target, az, el, dist, fov, (1920, 1080), roll)
+    points = rng.normal(size=(n, 5, 19, 3)) + target[:, None, None]
+    px = batch.project(points)
+    for i in range(n):
+        one = camera_at(target[i], az[i], el[i], dist[i], fov[i], (1920, 1080), roll[i])
+        np.testing.assert_allclose(batch.camera(i).rotation, one.rotation, atol=1e-12)
+        np.testing.assert_allclose(px[i], one.project(points[i]), atol=1e-9)
+
+
+def test_batched_sampling_frames_each_window_by_its_own_draw():
+    crowd = _crowd(300)
+    protocol = CameraProtocol(fill=(0.3, 0.8), aim_jitter=0.0)
+    cams = sample_cameras(crowd, np.random.default_rng(0), protocol)
+    px = cams.project(crowd)
+    fills = (px[..., 1].max((1, 2)) - px[..., 1].min((1, 2))) / protocol.image_size[1]
+    centres = (px.max((1, 2)) + px.min((1, 2))) / 2
+    assert 0.29 < fills.min() and fills.max() < 0.81 and fills.std() > 0.1  # each its own fill
+    np.testing.assert_allclose(centres, 500.0, atol=5.0)  # every window centred, wherever it stands
+    # A window drawn alone from the same random state gets the same camera.
+    alone = sample_camera(crowd[7], np.random.default_rng(11), protocol)
+    again = sample_cameras(crowd[7:8], np.random.default_rng(11), protocol).camera(0)
+    np.testing.assert_allclose(alone.rotation, again.rotation)
+    np.testing.assert_allclose(alone.translation, again.translation)
+
+
+def test_batched_noise_draws_a_level_and_an_occlusion_per_window():
+    clean = camera_at(np.array([0, 0, 1.0]), 0, 0, 4, 60).project(standing_person()[0])
+    windows = np.repeat(np.repeat(clean[None, None], 30, axis=1), 200, axis=0)  # (200, 30, 19, 2)
+    noise = DetectorNoise(level=(0.5, 2.0), occlusion_prob=0.5, dropout={}, default_dropout=0.0)
+    noisy, conf = noise.apply_batch(windows, np.random.default_rng(2))
+    assert noisy.shape == windows.shape and conf.shape == windows.shape[:3]
+    spread = np.nanstd(noisy - windows, axis=(1, 2, 3))
+    assert spread.max() > 2.5 * spread.min()  # levels differ between windows
+    occluded = (~np.isfinite(noisy).all(-1)).any(axis=(1, 2))  # windows with a limb hidden
+    assert 0.35 < occluded.mean() < 0.65
+
+
+def test_batched_bone_factors_scale_each_window_its_own_way():
+    crowd = _crowd(4)
+    factors = random_bone_factors(SKEL, 0.1, np.random.default_rng(3), count=4)
+    assert factors.shape == (4, 19) and (factors[:, SKEL.root] == 1.0).all()
+    scaled = scale_bones(crowd, factors)
+    for i in range(4):
+        np.testing.assert_allclose(scaled[i], scale_bones(crowd[i], factors[i]), atol=1e-12)

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import os
 import tomllib
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -142,20 +144,23 @@ def read_pose2sim_calibration(path: str | os.PathLike) -> dict[str, Camera]:
 
 
 def look_at(eye: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """World -> camera rotation for a camera at ``eye`` looking at ``target``, level with Z up."""
+    """World -> camera rotation (..., 3, 3) for cameras at ``eye`` (..., 3) looking at
+    ``target``, level with Z up."""
     forward = np.asarray(target, float) - np.asarray(eye, float)
-    forward /= np.linalg.norm(forward)
+    forward = forward / np.linalg.norm(forward, axis=-1, keepdims=True)
     right = _cross(forward, WORLD_UP)
-    if np.linalg.norm(right) < 1e-9:  # looking straight down or up
-        right = np.array([1.0, 0.0, 0.0])
-    right /= np.linalg.norm(right)
+    norm = np.linalg.norm(right, axis=-1, keepdims=True)
+    # Looking straight down or up: any level right axis will do.
+    right = np.where(norm < 1e-9, [1.0, 0.0, 0.0], right / np.maximum(norm, 1e-9))
     down = _cross(forward, right)
-    return np.stack([right, down, forward])
+    return np.stack([right, down, forward], axis=-2)
 
 
 def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """np.cross of two 3-vectors without its axis handling (a camera is drawn per window)."""
-    return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
+    """np.cross of (..., 3) vectors without its axis handling (cheaper on small arrays)."""
+    a, b = np.broadcast_arrays(a, b)
+    return np.stack([a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1], a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2],
+                     a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]], axis=-1)
 
 
 @dataclass(frozen=True)
@@ -171,6 +176,72 @@ class CameraProtocol:
     roll_deg: tuple[float, float] = (0.0, 0.0)
 
 
+@dataclass
+class CameraBatch:
+    """B undistorted pinhole cameras of one image size, as arrays: ``rotation`` (B, 3, 3),
+    ``translation`` (B, 3), ``focal`` (B,) (square pixels), principal point at the image
+    centre. What training draws per window; :meth:`camera` gives one as a :class:`Camera`."""
+
+    rotation: np.ndarray
+    translation: np.ndarray
+    focal: np.ndarray
+    image_size: tuple[int, int]
+
+    def __len__(self) -> int:
+        return len(self.focal)
+
+    def world_to_camera(self, points: np.ndarray) -> np.ndarray:
+        """(B, ..., 3) world points, row b seen by camera b."""
+        p = np.asarray(points, dtype=np.float64)
+        shape = (len(self),) + (1,) * (p.ndim - 3)
+        rot_t = self.rotation.swapaxes(-1, -2).reshape(shape + (3, 3))
+        return p @ rot_t + self.translation.reshape(shape + (1, 3))
+
+    def project_camera(self, points: np.ndarray) -> np.ndarray:
+        """(B, ..., 3) camera-space points -> pixels (B, ..., 2); behind the camera -> NaN."""
+        p = np.asarray(points, dtype=np.float64)
+        z = p[..., 2:3]
+        uv = np.where(z > 1e-6, p[..., :2] / np.where(z > 1e-6, z, 1.0), np.nan)
+        w, h = self.image_size
+        return uv * self.focal.reshape((len(self),) + (1,) * (p.ndim - 1)) + np.array([w / 2.0, h / 2.0])
+
+    def project(self, points_world: np.ndarray) -> np.ndarray:
+        return self.project_camera(self.world_to_camera(points_world))
+
+    def camera(self, i: int) -> Camera:
+        w, h = self.image_size
+        f = float(self.focal[i])
+        return Camera(rotation=self.rotation[i].copy(), translation=self.translation[i].copy(), focal=(f, f),
+                      centre=(w / 2.0, h / 2.0), image_size=(w, h))
+
+    def take(self, rows: np.ndarray, other: "CameraBatch") -> None:
+        """Replace ``rows`` by the cameras of ``other`` (one per row, same image size)."""
+        self.rotation[rows], self.translation[rows], self.focal[rows] = other.rotation, other.translation, other.focal
+
+
+def cameras_at(
+    target: np.ndarray, azimuth_deg: np.ndarray, elevation_deg: np.ndarray, distance: np.ndarray, fov_deg: np.ndarray,
+    image_size: tuple[int, int] = (1000, 1000), roll_deg: np.ndarray | float = 0.0,
+) -> CameraBatch:
+    """:func:`camera_at` for B cameras at once (``target`` (B, 3), the rest (B,) or scalars)."""
+    target = np.asarray(target, float)
+    b = len(target)
+    az, el = np.radians(np.broadcast_to(azimuth_deg, b)), np.radians(np.broadcast_to(elevation_deg, b))
+    direction = np.stack([np.sin(az) * np.cos(el), -np.cos(az) * np.cos(el), np.sin(el)], axis=-1)
+    eye = target + np.broadcast_to(distance, b)[:, None] * direction
+    rot = look_at(eye, target)
+    roll = np.radians(np.broadcast_to(roll_deg, b))
+    if roll.any():
+        c, s = np.cos(roll), np.sin(roll)
+        zero, one = np.zeros(b), np.ones(b)
+        spin = np.stack([np.stack([c, s, zero], -1), np.stack([-s, c, zero], -1), np.stack([zero, zero, one], -1)], axis=-2)
+        rot = spin @ rot
+    w, h = image_size
+    focal = focal_from_fov(w, np.broadcast_to(np.asarray(fov_deg, float), b))
+    return CameraBatch(rotation=rot, translation=-np.einsum("bij,bj->bi", rot, eye), focal=np.array(focal, float),
+                       image_size=(int(w), int(h)))
+
+
 def camera_at(
     target: np.ndarray, azimuth_deg: float, elevation_deg: float, distance: float, fov_deg: float,
     image_size: tuple[int, int] = (1000, 1000), roll_deg: float = 0.0,
@@ -178,60 +249,85 @@ def camera_at(
     """A camera ``distance`` metres from ``target`` looking at it (azimuth 0: from -Y),
     rolled by ``roll_deg`` about its optical axis (positive: the world's up appears turned
     counter-clockwise in the image)."""
-    az, el = np.radians(azimuth_deg), np.radians(elevation_deg)
-    direction = np.array([np.sin(az) * np.cos(el), -np.cos(az) * np.cos(el), np.sin(el)])
-    eye = np.asarray(target, float) + distance * direction
-    rot = look_at(eye, target)
-    if roll_deg:
-        c, s = np.cos(np.radians(roll_deg)), np.sin(np.radians(roll_deg))
-        rot = np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]]) @ rot
-    w, h = image_size
-    f = focal_from_fov(w, fov_deg)
-    return Camera(rotation=rot, translation=-rot @ eye, focal=(f, f), centre=(w / 2.0, h / 2.0), image_size=(w, h))
+    batch = cameras_at(np.asarray(target, float)[None], azimuth_deg, elevation_deg, distance, fov_deg, image_size, roll_deg)
+    return batch.camera(0)
+
+
+def person_heights(positions: np.ndarray) -> np.ndarray:
+    """(B,) standing extent along Z of windows (B, F, J, 3): the 95th percentile over
+    frames of top - bottom (1.7 m where no frame has a joint)."""
+    z = np.asarray(positions)[..., 2]
+    extent = np.fmax.reduce(z, axis=-1) - np.fmin.reduce(z, axis=-1)  # NaN-ignoring
+    gaps = np.isnan(extent).any(-1)
+    # np.nanpercentile loops over rows in Python: only the windows with empty frames take it.
+    height = np.percentile(extent, 95, axis=-1) if extent.shape[-1] else np.full(extent.shape[:-1], np.nan)
+    if gaps.any():
+        with _quiet_nan_warnings():
+            height[gaps] = np.nanpercentile(extent[gaps], 95, axis=-1)
+    return np.where(np.isfinite(height), height, 1.7)
 
 
 def person_height(positions: np.ndarray) -> float:
     """The person's standing extent along Z: 95th percentile over frames of top - bottom."""
-    z = np.asarray(positions)[..., 2]
-    extent = np.nanmax(z, axis=-1) - np.nanmin(z, axis=-1)
-    extent = extent[np.isfinite(extent)]
-    return float(np.percentile(extent, 95)) if extent.size else 1.7
+    return float(person_heights(np.asarray(positions)[None])[0])
 
 
-def sample_camera(positions: np.ndarray, rng: np.random.Generator, protocol: CameraProtocol = CameraProtocol(),
-                  root: int = 0) -> Camera:
-    """A random camera for a window of world positions (F, J, 3) under ``protocol``.
+def sample_cameras(positions: np.ndarray, rng: np.random.Generator, protocol: CameraProtocol = CameraProtocol(),
+                   root: int = 0) -> CameraBatch:
+    """One random camera per window of world positions (B, F, J, 3) under ``protocol``.
 
     The distance and aim are refined (a few fixed-point steps) so that the person's
     projected vertical extent over the window is the drawn fill and their bounding box
     centre sits at the image centre plus the drawn aim jitter.
     """
-    height = person_height(positions)
+    positions = np.asarray(positions, dtype=np.float64)
+    b = len(positions)
+    height = person_heights(positions)
     w, h = protocol.image_size
-    fov = rng.uniform(*protocol.fov_deg)
+    fov = rng.uniform(*protocol.fov_deg, size=b)
     focal = focal_from_fov(w, fov)
-    fill = rng.uniform(*protocol.fill)
-    azimuth, elevation = rng.uniform(*protocol.azimuth_deg), rng.uniform(*protocol.elevation_deg)
+    fill = rng.uniform(*protocol.fill, size=b)
+    azimuth, elevation = rng.uniform(*protocol.azimuth_deg, size=b), rng.uniform(*protocol.elevation_deg, size=b)
     # Drawn only when asked for, so protocols without roll keep their random streams.
-    roll = rng.uniform(*protocol.roll_deg) if any(protocol.roll_deg) else 0.0
-    aim_px = np.array([w / 2.0, h / 2.0]) + rng.normal(0.0, protocol.aim_jitter * fill * h, 2)
+    roll = rng.uniform(*protocol.roll_deg, size=b) if any(protocol.roll_deg) else np.zeros(b)
+    aim_px = np.array([w / 2.0, h / 2.0]) + rng.normal(0.0, 1.0, (b, 2)) * (protocol.aim_jitter * fill * h)[:, None]
     z = positions[..., 2]
-    target = np.append(np.nanmean(positions[:, root, :2], axis=0), np.nanmean((np.nanmax(z, -1) + np.nanmin(z, -1)) / 2))
+    with _quiet_nan_warnings():
+        middle = np.nanmean((np.fmax.reduce(z, -1) + np.fmin.reduce(z, -1)) / 2, axis=-1)
+        target = np.concatenate([np.nanmean(positions[:, :, root, :2], axis=1), middle[:, None]], axis=-1)
     distance = focal * height / (fill * h)
-    cam = camera_at(target, azimuth, elevation, distance, fov, (w, h), roll)
+    cams = cameras_at(target, azimuth, elevation, distance, fov, (w, h), roll)
+    active = np.ones(b, bool)
     for _ in range(4):
-        px = cam.project(positions)
-        lo, hi = np.nanmin(px, axis=(0, 1)), np.nanmax(px, axis=(0, 1))
-        seen = (hi[1] - lo[1]) / h
-        if not np.isfinite(seen) or seen <= 0:
+        px = cams.project(positions)
+        lo, hi = np.fmin.reduce(px, axis=(1, 2)), np.fmax.reduce(px, axis=(1, 2))  # NaN-ignoring
+        seen = (hi[:, 1] - lo[:, 1]) / h
+        active &= np.isfinite(seen) & (seen > 0)
+        if not active.any():
             break
         # Move the target to where the box centre should be seen from, at the same depth,
         # then scale the distance by the fill error (size ~ 1 / distance).
-        shift = ((lo + hi) / 2.0 - aim_px) / focal * distance
-        target = target + cam.rotation[:2].T @ shift
-        distance *= seen / fill
-        cam = camera_at(target, azimuth, elevation, distance, fov, (w, h), roll)
-    return cam
+        shift = ((lo + hi) / 2.0 - aim_px) / focal[:, None] * distance[:, None]
+        moved = target + np.einsum("bki,bk->bi", cams.rotation[:, :2], shift)
+        target = np.where(active[:, None], moved, target)
+        distance = np.where(active, distance * seen / fill, distance)
+        cams.take(active, cameras_at(target[active], azimuth[active], elevation[active], distance[active],
+                                     fov[active], (w, h), roll[active]))
+    return cams
+
+
+def sample_camera(positions: np.ndarray, rng: np.random.Generator, protocol: CameraProtocol = CameraProtocol(),
+                  root: int = 0) -> Camera:
+    """:func:`sample_cameras` for one window (F, J, 3)."""
+    return sample_cameras(np.asarray(positions)[None], rng, protocol, root).camera(0)
+
+
+@contextmanager
+def _quiet_nan_warnings():
+    """All-NaN slices (a window with a joint missing throughout) are expected here."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
 
 
 # -- detector noise ----------------------------------------------------------------------
@@ -299,27 +395,40 @@ class DetectorNoise:
 
         Undetected joints get NaN and confidence 0 (the engine's input convention).
         """
+        height = None if person_height_px is None else np.array([person_height_px], float)
+        noisy, confidence = self.apply_batch(np.asarray(points)[None], rng, skeleton, height)
+        return noisy[0], confidence[0]
+
+    def apply_batch(
+        self, points: np.ndarray, rng: np.random.Generator, skeleton: Skeleton | str = "anim19",
+        person_height_px: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`apply` for B windows (B, F, J, 2) at once, each with its own level,
+        drift and occlusion; ``person_height_px`` (B,) defaults to each window's median
+        vertical extent."""
         skel = get_skeleton(skeleton) if isinstance(skeleton, str) else skeleton
         pts = np.asarray(points, dtype=np.float64)
-        f, j = pts.shape[:2]
+        b, f, j = pts.shape[:3]
         if person_height_px is None:
-            extent = np.nanmax(pts[..., 1], axis=1) - np.nanmin(pts[..., 1], axis=1)
-            person_height_px = float(np.nanmedian(extent)) if np.isfinite(extent).any() else 1.0
-        level = rng.uniform(*self.level)
-        jitter = self.per_joint(self.jitter, self.default_jitter, skel) * person_height_px * level
-        drift = self.per_joint(self.drift, self.default_drift, skel) * person_height_px * level
-        noisy = pts + rng.normal(size=(f, j, 2)) * jitter[None, :, None] + rng.normal(size=(1, j, 2)) * drift[None, :, None]
+            with _quiet_nan_warnings():
+                extent = np.nanmax(pts[..., 1], axis=2) - np.nanmin(pts[..., 1], axis=2)
+                person_height_px = np.nanmedian(extent, axis=1)
+            person_height_px = np.where(np.isfinite(person_height_px), person_height_px, 1.0)
+        scale = (np.asarray(person_height_px, float) * rng.uniform(*self.level, size=b))[:, None, None, None]
+        jitter = self.per_joint(self.jitter, self.default_jitter, skel)[None, None, :, None] * scale
+        drift = self.per_joint(self.drift, self.default_drift, skel)[None, None, :, None] * scale
+        noisy = pts + rng.normal(size=(b, f, j, 2)) * jitter + rng.normal(size=(b, 1, j, 2)) * drift
         conf = self.per_joint(self.confidence, self.default_confidence, skel)
-        confidence = np.clip(conf[None] + rng.normal(0.0, self.confidence_std, (f, j)), 0.0, 1.0)
-        dropped = rng.random((f, j)) < self.per_joint(self.dropout, self.default_dropout, skel)[None]
-        if rng.random() < self.occlusion_prob and f > 0:
-            limb = ("right_leg", "left_leg", "right_arm", "left_arm")[rng.integers(4)]
-            length = int(rng.integers(1, f + 1))
-            start = int(rng.integers(0, f - length + 1))
-            dropped[start : start + length, skel.limb_indices(limb)] = True
+        confidence = np.clip(conf + rng.normal(0.0, self.confidence_std, (b, f, j)), 0.0, 1.0)
+        dropped = rng.random((b, f, j)) < self.per_joint(self.dropout, self.default_dropout, skel)
+        if f > 0:
+            for row in np.flatnonzero(rng.random(b) < self.occlusion_prob):
+                limb = ("right_leg", "left_leg", "right_arm", "left_arm")[rng.integers(4)]
+                length = int(rng.integers(1, f + 1))
+                start = int(rng.integers(0, f - length + 1))
+                dropped[row, start : start + length, skel.limb_indices(limb)] = True
         dropped |= ~np.isfinite(pts).all(-1)
-        confidence[dropped] = 0.0
-        confidence[~dropped] = np.maximum(confidence[~dropped], self.threshold)
+        confidence = np.where(dropped, 0.0, np.maximum(confidence, self.threshold))
         noisy[dropped] = np.nan
         return noisy.astype(np.float32), confidence.astype(np.float32)
 
@@ -342,29 +451,37 @@ def flip_points(points: np.ndarray, image_width: float, skeleton: Skeleton | str
     return out[..., skel.flip_permutation, :]
 
 
-def random_bone_factors(skeleton: Skeleton | str, std: float, rng: np.random.Generator, symmetric: bool = True) -> np.ndarray:
-    """(J,) log-normal length factors for the bone ending at each joint (root: 1); with
-    ``symmetric`` a left bone and its right twin get the same factor."""
+def random_bone_factors(skeleton: Skeleton | str, std: float, rng: np.random.Generator, symmetric: bool = True,
+                        count: int | None = None) -> np.ndarray:
+    """(J,) log-normal length factors for the bone ending at each joint (root: 1), or
+    (count, J) with ``count``; with ``symmetric`` a left bone and its right twin get the
+    same factor."""
     skel = get_skeleton(skeleton) if isinstance(skeleton, str) else skeleton
-    factors = np.exp(rng.normal(0.0, std, skel.num_joints))
+    shape = (skel.num_joints,) if count is None else (count, skel.num_joints)
+    factors = np.exp(rng.normal(0.0, std, shape))
     if symmetric:
-        factors = factors[np.minimum(np.arange(skel.num_joints), skel.flip_permutation)]
-    factors[skel.root] = 1.0
+        factors = factors[..., np.minimum(np.arange(skel.num_joints), skel.flip_permutation)]
+    factors[..., skel.root] = 1.0
     return factors
 
 
 def scale_bones(positions: np.ndarray, factors: np.ndarray, skeleton: Skeleton | str = "anim19") -> np.ndarray:
     """Rebuild (..., J, 3) positions with the bone from each joint's parent scaled by
-    ``factors[joint]`` along its own direction; the root stays where it is. A missing
-    joint stays missing, and so does a joint whose parent is missing (no bone to scale)."""
+    ``factors[..., joint]`` along its own direction; the root stays where it is. A missing
+    joint stays missing, and so does a joint whose parent is missing (no bone to scale).
+    ``factors`` (J,) scales every pose alike; (B, J) scales windows (B, F, J, 3) each
+    their own way."""
     skel = get_skeleton(skeleton) if isinstance(skeleton, str) else skeleton
     pos = np.asarray(positions, dtype=np.float64)
+    factors = np.asarray(factors, dtype=np.float64)
+    # Per-joint factors broadcast over the leading axes they share with a joint's (..., 3) slice.
+    per_joint = factors.reshape(factors.shape[:-1] + (1,) * (pos.ndim - factors.ndim) + factors.shape[-1:])
     out = pos.copy()
     for child in _parents_first(skel):
         parent = skel.parents[child]
         if parent < 0:
             continue
-        out[..., child, :] = out[..., parent, :] + (pos[..., child, :] - pos[..., parent, :]) * factors[child]
+        out[..., child, :] = out[..., parent, :] + (pos[..., child, :] - pos[..., parent, :]) * per_joint[..., child]
     return out
 
 
