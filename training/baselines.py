@@ -4,6 +4,10 @@
   effective baseline for 3d human pose estimation": 2J normalised 2D -> linear 1024 ->
   two residual blocks of (linear, BatchNorm, ReLU, dropout 0.5) x 2 -> 3J root-relative
   3D. Trained by ``python -m training.train_baseline`` on the same pairs as MPM.
+  Martinez et al. standardise the 2D over a dataset shot by four fixed cameras; under
+  virtual cameras of any distance and framing the equivalent is ``input_norm = "frame"``:
+  each frame centred on its joints and divided by their RMS spread (MPM's ``window``
+  normalisation, one frame at a time). ``"image"`` feeds image-normalised 2D as is.
 * :func:`fill_missing` (2D or 3D): the non-learned completion: a joint
   seen elsewhere in the sequence is interpolated linearly in time (held at the ends);
   a joint never seen is its mirror twin reflected across the body's plane of symmetry.
@@ -20,6 +24,7 @@ from torch import Tensor, nn
 from engine.skeleton import Skeleton, get_skeleton
 
 BASELINE_FORMAT = "mpm-baseline"
+INPUT_NORMS = ("image", "frame")
 
 
 class ResidualBlock(nn.Module):
@@ -37,19 +42,34 @@ class ResidualBlock(nn.Module):
 class MLPLifter(nn.Module):
     """Single-frame 2D -> 3D lifter. ``forward`` takes (..., J, 2) and gives (..., J, 3)."""
 
-    def __init__(self, skeleton: str = "anim19", width: int = 1024, blocks: int = 2, dropout: float = 0.5) -> None:
+    def __init__(self, skeleton: str = "anim19", width: int = 1024, blocks: int = 2, dropout: float = 0.5,
+                 input_norm: str = "image") -> None:
         super().__init__()
+        if input_norm not in INPUT_NORMS:
+            raise ValueError(f"MLPLifter input_norm must be one of {INPUT_NORMS}, got {input_norm!r}")
         self.skeleton = skeleton
-        self.hparams = {"skeleton": skeleton, "width": width, "blocks": blocks, "dropout": dropout}
+        self.input_norm = input_norm
+        self.hparams = {"skeleton": skeleton, "width": width, "blocks": blocks, "dropout": dropout, "input_norm": input_norm}
         j = get_skeleton(skeleton).num_joints
         self.inp = nn.Sequential(nn.Linear(2 * j, width), nn.BatchNorm1d(width), nn.ReLU(), nn.Dropout(dropout))
         self.blocks = nn.Sequential(*(ResidualBlock(width, dropout) for _ in range(blocks)))
         self.out = nn.Linear(width, 3 * j)
         self.root = get_skeleton(skeleton).root
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, visible: Tensor | None = None) -> Tensor:
+        """``visible`` (..., J): the joints the detector saw (default: the finite ones);
+        only they set a frame's centre and spread, hidden ones enter as zeros."""
         shape = x.shape[:-2]
         j = x.shape[-2]
+        if visible is None:
+            visible = torch.isfinite(x).all(-1)
+        x = torch.where(visible[..., None], x, 0.0)
+        if self.input_norm == "frame":
+            weight = visible[..., None].to(x.dtype)
+            count = weight.sum(-2, keepdim=True).clamp_min(1.0)
+            centre = x.sum(-2, keepdim=True) / count
+            spread = ((((x - centre) ** 2).sum(-1, keepdim=True) * weight).sum(-2, keepdim=True) / count).sqrt()
+            x = torch.where(visible[..., None], (x - centre) / spread.clamp_min(1e-3), 0.0)
         y = self.out(self.blocks(self.inp(x.reshape(-1, 2 * j)))).reshape(*shape, j, 3)
         return y - y[..., self.root : self.root + 1, :]
 

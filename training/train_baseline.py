@@ -5,8 +5,8 @@
 
 Pairs come from the config's data, virtual cameras, augmentation and 2D noise, one frame
 per sample (``frames_per_window`` consecutive frames share a camera draw); the
-``[baseline]`` section sets epochs, batch (frames), learning rate and a wall-clock cap
-(``minutes``). Writes ``final.pt`` (an ``mpm-baseline`` checkpoint for
+``[baseline]`` section sets epochs, batch (frames), learning rate, the input
+normalisation and a wall-clock cap (``minutes``). Writes ``final.pt`` (an ``mpm-baseline`` checkpoint for
 ``python -m training.evaluate --baseline mlp=...``) and ``metrics.jsonl``.
 """
 from __future__ import annotations
@@ -43,7 +43,7 @@ def train_baseline(cfg: TrainConfig, out: Path, max_steps: int | None = None) ->
     # Windows overlap (stride 1): an epoch of steps_per_epoch = 0 visits every frame about once.
     steps = b.steps_per_epoch or max(1, sum(len(s) for s in train) // b.batch_size)
     batches = MixedBatches(train, [s.weight for s in cfg.train], windows, cfg.seed + 77, steps)
-    model = zero_output_layers(MLPLifter(cfg.model.skeleton, b.width, b.blocks, b.dropout))
+    model = zero_output_layers(MLPLifter(cfg.model.skeleton, b.width, b.blocks, b.dropout, b.input_norm))
     optimizer = torch.optim.Adam(model.parameters(), lr=b.lr, amsgrad=True)
     deadline = time.time() + 60.0 * b.minutes if b.minutes else math.inf
     out.mkdir(parents=True, exist_ok=True)
@@ -56,7 +56,7 @@ def train_baseline(cfg: TrainConfig, out: Path, max_steps: int | None = None) ->
             losses, started = [], time.time()
             for batch in tqdm(epoch_batches(batches, epoch, 0, 0, cfg.data_workers), total=batches.steps_per_epoch,
                               desc=f"mlp epoch {epoch + 1}/{b.epochs}", mininterval=30.0):
-                pred = model(batch["pose_2d"].flatten(0, 1))  # every frame of every window is a sample
+                pred = model(batch["pose_2d"].flatten(0, 1), batch["valid_2d"].flatten(0, 1))  # every frame a sample
                 loss = mpjpe(pred, batch["pose_3d"].flatten(0, 1), batch["valid_3d"].flatten(0, 1))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -85,7 +85,7 @@ def validate(model: MLPLifter, sources, limit: int = 3000) -> dict[str, float]:
     for i, source in enumerate(sources):
         rows = np.linspace(0, len(source) - 1, min(len(source), limit)).round().astype(np.int64)
         batch = source.make(rows, np.random.default_rng([i, 99]), augment=False)
-        pred = model(torch.from_numpy(batch["pose_2d"][:, 0]))
+        pred = model(torch.from_numpy(batch["pose_2d"][:, 0]), torch.from_numpy(batch["valid_2d"][:, 0]))
         errors.append(float(mpjpe(pred, torch.from_numpy(batch["pose_3d"][:, 0]), torch.from_numpy(batch["valid_3d"][:, 0]))))
     return {"val_lift_mm": 1000 * float(np.mean(errors))}
 
