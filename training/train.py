@@ -8,6 +8,8 @@ Output under the config's ``out`` folder: ``stage1/`` and ``stage2/`` each with
 continues a killed or stopped run where it was (mid-epoch included); a finished stage is
 skipped. ``--time-limit-min`` stops cleanly (checkpoint written) after that many minutes.
 The "without stage I" ablation: ``--stage stage2 --from-scratch --seed N --out DIR``.
+Fine-tuning an existing model (the shipped one, on more steps or a user's own data):
+``--stage stage2 --init assets/models/mpm_base.pt --config CFG`` with CFG's network the same.
 """
 from __future__ import annotations
 
@@ -65,11 +67,14 @@ def train(
     deadline: float | None = None,
     sources=None,
     from_scratch: bool = False,
+    init: Path | None = None,
 ) -> Path | None:
     """Run the requested stages; returns the last stage's ``final.pt`` (None if stopped
     early). ``max_steps`` counts the steps each stage runs in this call (tests, time
     slicing). ``from_scratch``: stage II starts from random weights (the "without stage I"
-    ablation) instead of stage I's."""
+    ablation) instead of stage I's. ``init``: the first stage run starts from this checkpoint's
+    weights (any MPM checkpoint of the same network, e.g. the shipped model fine-tuned
+    further or on a user's own data) instead of stage I's or random ones."""
     ctx = ctx or init_distributed(cfg.device)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
@@ -93,13 +98,16 @@ def train(
             log.info("%s: %d parameters, %d steps/epoch x %d epochs, batch %d, into %s", stage, count_parameters(model),
                      batches.steps_per_epoch, settings.epochs, settings.batch_size, folder)
         trainer = StageTrainer(cfg, stage, model, batches, val_sources, folder, ctx, meta={**meta, **stage_summary(cfg, stage)})
-        init = None
-        if stage == "stage2" and not from_scratch:
+        if stage == stages[0] and init is not None:
+            start = init
+        elif stage == "stage2" and not from_scratch:
             previous = out / "stage1" / "final.pt"
-            init = previous if previous.exists() else None
-            if init is None and cfg.stage1 is not None:
+            start = previous if previous.exists() else None
+            if start is None and cfg.stage1 is not None:
                 raise FileNotFoundError(f"stage II starts from stage I weights, but {previous} does not exist: run stage1 first")
-        final = trainer.run(resume=resume, init_from=init, max_steps=max_steps, deadline=deadline)
+        else:
+            start = None
+        final = trainer.run(resume=resume, init_from=start, max_steps=max_steps, deadline=deadline)
         if final is None:
             return None
     return final
@@ -115,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=None, help="override the config's seed")
     ap.add_argument("--from-scratch", action="store_true",
                     help="with --stage stage2: fine-tune from random weights (the 'without stage I' ablation)")
+    ap.add_argument("--init", type=Path, default=None,
+                    help="start the first stage run from this checkpoint's weights (e.g. continue or adapt the shipped model)")
     ap.add_argument("--max-steps", type=int, default=None, help="stop each stage after this many steps (checkpointed)")
     ap.add_argument("--time-limit-min", type=float, default=None, help="stop cleanly after this many minutes")
     args = ap.parse_args(argv)
@@ -129,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
             # the settings in force, command-line overrides included
             (Path(cfg.out) / "config_effective.json").write_text(json.dumps(cfg.source, indent=1), encoding="utf-8")
         stages = ("stage1", "stage2") if args.stage == "both" else (args.stage,)
-        final = train(cfg, stages, resume=args.resume, ctx=ctx, max_steps=args.max_steps, deadline=deadline, from_scratch=args.from_scratch)
+        final = train(cfg, stages, resume=args.resume, ctx=ctx, max_steps=args.max_steps, deadline=deadline,
+                      from_scratch=args.from_scratch, init=args.init)
     finally:
         shutdown(ctx)
     if ctx.is_main:

@@ -110,3 +110,21 @@ def test_a_stage_can_set_its_own_dropout(synthetic_cache, tmp_path):  # noqa: F8
     assert pretrained.cfg.dropout == 0.3 and finetuned.cfg.dropout == 0.0  # the [model] value
     rates = lambda m: {x.p for x in m.modules() if isinstance(x, torch.nn.Dropout)}  # noqa: E731
     assert rates(pretrained) == {0.3} and rates(finetuned) == {0.0}
+
+
+def test_init_fine_tunes_an_existing_checkpoint(tiny_config, tmp_path):
+    """--init: stage II starts from any checkpoint of the same network (the shipped model
+    trained further, or adapted to a user's data), not from stage I or random weights."""
+    def run(name: str, *extra: str) -> dict:
+        argv = ["--config", str(tiny_config), "--stage", "stage2", "--seed", "5", "--out", str(tmp_path / name), *extra]
+        assert main(argv) == 0
+        return read_checkpoint(tmp_path / name / "stage2" / "final.pt")["model"]
+
+    start = run("start", "--from-scratch", "--seed", "1")
+    continued = run("continued", "--init", str(tmp_path / "start" / "stage2" / "final.pt"))
+    scratch = run("scratch", "--from-scratch")
+    assert not (tmp_path / "continued" / "stage1").exists()
+    key = "encoder_2d.linear.weight"
+    moved = (continued[key] - start[key]).abs().max()
+    assert 0 < moved < 0.05, "a few small steps from the given weights"
+    assert (continued[key] - scratch[key]).abs().max() > 4 * moved, "not the seed's random weights"
