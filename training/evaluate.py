@@ -199,6 +199,28 @@ def format_table(report: dict) -> str:
 
 
 # -- command line ------------------------------------------------------------------------
+# What makes two reports' numbers comparable: the same views of the same motion, cameras,
+# noise and seed, on the same skeleton.
+PROTOCOL_SETTINGS = ("data", "kind", "subjects", "real2d", "views", "real2d_views", "seed", "noise_px", "cameras")
+
+
+def reuse_baselines(report: dict, earlier: dict) -> list[str]:
+    """Copy into ``report`` the learned baselines of an ``earlier`` report (a baseline
+    checkpoint that is not at hand, or an hour of training not to repeat), after checking
+    that both were measured under the same protocol settings. Baselines measured in this
+    run win. Returns the names copied."""
+    as_json = lambda value: json.loads(json.dumps(value))  # noqa: E731  (tuples read back as lists)
+    differ = [k for k in PROTOCOL_SETTINGS if as_json(report.get(k)) != earlier.get(k)]
+    if report["model"].get("skeleton") != earlier.get("model", {}).get("skeleton"):
+        differ.append("skeleton")
+    if differ:
+        raise ValueError(f"cannot reuse baselines measured under other settings: {', '.join(differ)} differ")
+    reused = [name for name in earlier.get("baselines", {}) if name not in report["baselines"]]
+    for name in reused:
+        report["baselines"][name] = earlier["baselines"][name]
+    return reused
+
+
 def load_views(path: str, kind: str, mapping: str | None, subjects: list[str], skeleton: str, fps: float, keypoints: str = "gt") -> list[EvalView]:
     from .datasets import load_clips
     from .run_config import DataSpec
@@ -221,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--subjects", nargs="*", default=[], help="evaluate only these subjects")
     ap.add_argument("--real2d", default=None, help="a Pose2Sim session folder for the real2d protocol")
     ap.add_argument("--baseline", action="append", default=[], metavar="NAME=PATH", help="an MLP baseline checkpoint (repeatable)")
+    ap.add_argument("--baselines-from", default=None, type=Path, metavar="REPORT",
+                    help="reuse the learned baselines of an earlier report made under the same protocol settings (checked)")
     ap.add_argument("--head", default="full", choices=("centre", "full"),
                     help="MPM lifting head: full (overlapping full-sequence windows, the runtime's fast mode) or centre (one window per frame, the paper's)")
     ap.add_argument("--flip", action="store_true",
@@ -272,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
         "baselines": results,
         "seconds": round(time.time() - started, 1),
     }
+    if args.baselines_from:
+        reused = reuse_baselines(report, json.loads(args.baselines_from.read_text(encoding="utf-8")))
+        report["baselines_from"] = {name: str(args.baselines_from) for name in reused}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1), encoding="utf-8")
     print(format_table(report))

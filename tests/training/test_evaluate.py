@@ -71,6 +71,16 @@ def test_evaluate_cli_report_layout_with_baselines(tiny_config, tmp_path, synthe
     assert report["baselines"]["mlp"]["lift_gt2d"]["all"]["mpjpe"] > 0
     assert set(report["baselines"]["fill"]) == {"partial3d"}
     assert report["cameras"]["azimuth_deg"] == [45.0, 135.0, 225.0, 315.0]
+    # another checkpoint against the same baselines without their checkpoints at hand
+    again = tmp_path / "again.json"
+    common = ["--checkpoint", str(tiny_checkpoint), "--data", str(synthetic_cache), "--subjects", "09", "--threads", "1",
+              "--protocols", "lift_gt2d", "partial3d", "--baselines-from", str(out)]
+    assert main([*common, "--out", str(again)]) == 0
+    reused = json.loads(again.read_text())
+    assert reused["baselines"]["mlp"] == report["baselines"]["mlp"] and reused["baselines_from"] == {"mlp": str(out)}
+    assert reused["baselines"]["fill"]["partial3d"] == report["baselines"]["fill"]["partial3d"]  # measured again
+    with pytest.raises(ValueError, match="noise_px"):
+        main([*common, "--noise-px", "5", "--out", str(tmp_path / "other.json")])
 
 
 def test_centre_head_with_stride_scores_only_evaluated_frames(tmp_path, synthetic_cache, tiny_checkpoint):
