@@ -1,0 +1,36 @@
+"""A training checkpoint made shippable: same weights and config, no training state."""
+import pytest
+import torch
+
+from engine.checkpoint import CheckpointError, load_model, read_checkpoint, save_checkpoint
+from training.release_model import main
+
+
+def test_release_keeps_weights_and_history_drops_training_state(tiny_model, tmp_path):
+    optimizer = torch.optim.Adam(tiny_model.parameters())
+    training = save_checkpoint(tmp_path / "final.pt", tiny_model, tiny_model.cfg, epoch=3, step=30, stage="finetune",
+                               optimizer=optimizer.state_dict(), rng={"torch": torch.get_rng_state()},
+                               meta={"lr": 3e-4, "history": ["stage I and II on a GPU"]})
+    out = tmp_path / "shipped.pt"
+    assert main([str(training), "--out", str(out), "--note", "stage II continued on a CPU"]) == 0
+    ckpt = read_checkpoint(out)
+    assert not {"optimizer", "rng"} & set(ckpt) and (ckpt["epoch"], ckpt["step"], ckpt["stage"]) == (3, 30, "finetune")
+    assert ckpt["meta"]["lr"] == 3e-4
+    assert ckpt["meta"]["history"] == ["stage I and II on a GPU", "stage II continued on a CPU"]
+    shipped, _ = load_model(out)
+    original = read_checkpoint(training)["model"]
+    assert all(torch.equal(shipped.state_dict()[k], original[k]) for k in original)
+    # history carried over from the checkpoint a continued run started from
+    again = tmp_path / "again.pt"
+    assert main([str(training), "--out", str(again), "--history-from", str(out), "--note", "more"]) == 0
+    assert read_checkpoint(again)["meta"]["history"][-2:] == ["stage II continued on a CPU", "more"]
+
+
+def test_release_refuses_weights_that_do_not_fit_their_config(tiny_model, tmp_path):
+    bad = tmp_path / "bad.pt"
+    state = {k: v for k, v in tiny_model.state_dict().items() if not k.startswith("centre_head")}
+    torch.save({"format": "mpm-checkpoint", "version": 1, "config": tiny_model.cfg.to_dict(), "model": state}, bad)
+    with pytest.raises(RuntimeError, match="centre_head"):
+        main([str(bad), "--out", str(tmp_path / "out.pt")])
+    with pytest.raises(CheckpointError):
+        main([str(tmp_path / "missing.pt"), "--out", str(tmp_path / "out.pt")])
