@@ -14,28 +14,21 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
-
-from engine.checkpoint import read_checkpoint, save_checkpoint
-from engine.config import MPMConfig
-from engine.model import MPM
+from engine.checkpoint import load_model, read_checkpoint, save_checkpoint
 
 KEPT = ("epoch", "step", "stage")
 
 
 def release_checkpoint(src: Path, out: Path, notes: list[str] = (), history_from: Path | None = None) -> Path:
     """Write ``src``'s weights and metadata (not its training state) to ``out`` atomically."""
-    ckpt = read_checkpoint(src)
-    config = MPMConfig.from_dict(ckpt["config"])
-    model = MPM(config)
-    model.load_state_dict(ckpt["model"])  # refuses weights that do not fit the config
+    model, ckpt = load_model(src)  # refuses weights that do not fit the config; drops DDP's "module." prefix
     meta = dict(ckpt.get("meta") or {})
     history = list(read_checkpoint(history_from).get("meta", {}).get("history", [])) if history_from else []
     history += [line for line in meta.get("history", []) if line not in history]
     history += list(notes)
     if history:
         meta["history"] = history
-    return save_checkpoint(out, model, config, **{k: ckpt[k] for k in KEPT if k in ckpt}, meta=meta)
+    return save_checkpoint(out, model, model.cfg, **{k: ckpt[k] for k in KEPT if k in ckpt}, meta=meta)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,8 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--note", action="append", default=[], help="a line on how it was made, appended to meta.history (repeatable)")
     ap.add_argument("--history-from", type=Path, default=None, help="carry over this checkpoint's meta.history first")
     args = ap.parse_args(argv)
-    with torch.no_grad():
-        path = release_checkpoint(args.checkpoint, args.out, args.note, args.history_from)
+    path = release_checkpoint(args.checkpoint, args.out, args.note, args.history_from)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0
 

@@ -30,7 +30,16 @@ def test_release_refuses_weights_that_do_not_fit_their_config(tiny_model, tmp_pa
     bad = tmp_path / "bad.pt"
     state = {k: v for k, v in tiny_model.state_dict().items() if not k.startswith("centre_head")}
     torch.save({"format": "mpm-checkpoint", "version": 1, "config": tiny_model.cfg.to_dict(), "model": state}, bad)
-    with pytest.raises(RuntimeError, match="centre_head"):
+    with pytest.raises(CheckpointError, match="centre_head"):
         main([str(bad), "--out", str(tmp_path / "out.pt")])
     with pytest.raises(CheckpointError):
         main([str(tmp_path / "missing.pt"), "--out", str(tmp_path / "out.pt")])
+
+
+def test_release_takes_a_checkpoint_saved_from_distributed_training(tiny_model, tmp_path):
+    ddp = tmp_path / "ddp.pt"
+    state = {f"module.{k}": v for k, v in tiny_model.state_dict().items()}
+    torch.save({"format": "mpm-checkpoint", "version": 1, "config": tiny_model.cfg.to_dict(), "model": state}, ddp)
+    assert main([str(ddp), "--out", str(tmp_path / "out.pt")]) == 0
+    released = read_checkpoint(tmp_path / "out.pt")["model"]
+    assert released.keys() == tiny_model.state_dict().keys()
