@@ -14,9 +14,10 @@ import numpy as np
 from . import validate
 from .backends import Backend, load_backend
 from .coords import denormalize_screen, normalize_screen
+from .perspective import ViewCentring
 from .postprocess import fit_bone_lengths, smooth
 from .runtime import WindowStats, needs_resampling, resample, run_centre, run_sequence
-from .trajectory import estimate_root_trajectory
+from .trajectory import DEFAULT_FOV_DEG, camera_intrinsics, estimate_root_trajectory
 
 __all__ = [
     "load_backend", "lift", "complete_3d", "complete_2d", "fit_bone_lengths", "smooth", "estimate_root_trajectory",
@@ -59,6 +60,8 @@ def lift(
     mode: str = "fast",
     min_confidence: float = 0.3,
     *,
+    intrinsics: Any = None,
+    fov_deg: float = DEFAULT_FOV_DEG,
     batch_size: int | None = None,
     overlap: int | None = None,
     stats: WindowStats | None = None,
@@ -68,7 +71,12 @@ def lift(
     Joints that are NaN, or whose ``confidence`` (F, J) is below ``min_confidence``, are
     masked (the network fills them in). ``fps`` is the clip's frame rate (None: the
     model's). ``mode``: ``fast`` (full-sequence head, one window per ``num_frames`` frames)
-    or ``accurate`` (centre-frame head, one window per frame, flip test-time augmentation)."""
+    or ``accurate`` (centre-frame head, one window per frame, flip test-time augmentation).
+    A model trained on centred views (``config.view_centring``) lifts each window as if
+    the camera were aimed at the person (:mod:`engine.perspective`), which needs the
+    camera: ``intrinsics`` (fx, fy, cx, cy) in pixels, or else a horizontal field of view
+    ``fov_deg`` with the principal point at the image centre (the same camera
+    :func:`estimate_root_trajectory` assumes)."""
     backend = _check_backend(backend)
     cfg = backend.config
     skel = cfg.skel
@@ -82,11 +90,14 @@ def lift(
         visible &= np.nan_to_num(conf, nan=0.0) >= min_confidence
     validate.some_visible("points_px", visible, f"all NaN or confidence below min_confidence={min_confidence}")
     normalised = _normalised(points, visible, w, h)
+    view = ViewCentring.from_pixels(camera_intrinsics((w, h), intrinsics, fov_deg), w, h) if cfg.view_centring else None
 
     def run(values: np.ndarray, vis: np.ndarray) -> np.ndarray:
         if mode == "accurate":
-            return run_centre(backend, values, vis, flip_permutation=skel.flip_permutation, batch_size=batch_size, stats=stats)
-        return run_sequence(backend, "lift_full", values, vis, overlap=overlap, batch_size=batch_size, stats=stats)
+            return run_centre(
+                backend, values, vis, flip_permutation=skel.flip_permutation, batch_size=batch_size, stats=stats, view=view
+            )
+        return run_sequence(backend, "lift_full", values, vis, overlap=overlap, batch_size=batch_size, stats=stats, view=view)
 
     return _run_at_model_rate(backend, fps, normalised, visible, run)
 

@@ -117,7 +117,10 @@ def cmd_lift(args: argparse.Namespace) -> None:
     fps = _given_or_file(args.fps, clip.fps)
     if image_size is None:
         raise CliError("the image size is unknown: pass --image-size WIDTH HEIGHT")
-    poses = lift(backend, clip.points, clip.confidence, image_size, fps=fps, mode=args.mode, min_confidence=args.min_confidence)
+    poses = lift(
+        backend, clip.points, clip.confidence, image_size, fps=fps, mode=args.mode, min_confidence=args.min_confidence,
+        intrinsics=args.intrinsics, fov_deg=args.fov,
+    )
     clip_fps = fps or cfg.fps
     if args.fit_bones:
         poses = fit_bone_lengths(poses, cfg.skel)

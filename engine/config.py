@@ -14,6 +14,9 @@ from typing import Any
 from .skeleton import Skeleton, get_skeleton
 
 INPUT_NORMS = ("image", "window")
+# Fields that change how the engine runs a network, not its weights: a released checkpoint
+# may set them (training.release_model --set).
+INFERENCE_FIELDS = ("view_centring",)
 _PRESET_FILE = Path(__file__).with_name("data") / "model_presets.toml"
 
 
@@ -38,9 +41,16 @@ class MPMConfig:
     # as they are) or "window" (each window centred on its observed joints and divided by
     # their spread, so the network sees the same pose at any image size and position).
     input_norm: str = "image"
+    # Whether the network was trained on views aimed at the person (the virtual cameras of
+    # training.data.cameras are): lifting then re-projects each window into a camera aimed
+    # at the person and turns the 3D back (engine.perspective). False for data seen by real
+    # cameras with the person anywhere in the image (the paper's Human3.6M recipe).
+    view_centring: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "strides", tuple(int(s) for s in self.strides))
+        if not isinstance(self.view_centring, bool):
+            raise ValueError(f"view_centring: expected true or false, got {self.view_centring!r}")
         get_skeleton(self.skeleton)  # raises on an unknown skeleton
         if math.prod(self.strides) != self.num_frames:
             raise ValueError(

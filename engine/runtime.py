@@ -8,6 +8,9 @@
   the clip's ends; optionally averaged with the horizontally flipped input (flip test-time
   augmentation with the skeleton's left/right permutation).
 * Frame rate: inputs are resampled to the model's native rate and outputs back.
+* View centring (lifting with a model trained on centred views, :mod:`engine.perspective`):
+  each window is re-projected into a virtual camera aimed at the person and its 3D output
+  turned back into the real camera's axes.
 
 Everything here is numpy; the network runs behind a :class:`~engine.backends.Backend`.
 """
@@ -19,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .backends import Backend
+from .perspective import ViewCentring
 
 # Overlap between consecutive full-sequence windows, as a fraction of the window: enough to
 # cross-fade the window edges, small so that few frames are computed twice.
@@ -73,14 +77,15 @@ def run_sequence(
     overlap: int | None = None,
     batch_size: int | None = None,
     stats: WindowStats | None = None,
+    view: ViewCentring | None = None,
 ) -> np.ndarray:
     """Run a full-sequence job over a whole clip: ``pose`` (F, J, C) float32, ``visible`` (F, J)
-    -> (F, J, C_out)."""
+    -> (F, J, C_out). ``view`` (2D-to-3D jobs only): centre each window's view first."""
     n = backend.config.num_frames
     frames = len(pose)
     if frames <= n:
         index = np.minimum(np.arange(n), frames - 1)  # edge padding after the clip
-        out = backend.run(job, pose[index][None], visible[index][None])[0]
+        out = _run_windows(backend, job, pose[index][None], visible[index][None], view)[0]
         if stats is not None:
             stats.add(job, n, 1)
         return out[:frames]
@@ -93,7 +98,7 @@ def run_sequence(
     for b in range(0, len(starts), batch_size):
         batch = starts[b : b + batch_size]
         index = batch[:, None] + offsets
-        out = backend.run(job, pose[index], visible[index])
+        out = _run_windows(backend, job, pose[index], visible[index], view)
         if total is None:
             total = np.zeros((frames,) + out.shape[2:], dtype=np.float32)
         for k, start in enumerate(batch):
@@ -105,6 +110,14 @@ def run_sequence(
     return total / weight[:, None, None]
 
 
+def _run_windows(backend: Backend, job: str, x: np.ndarray, visible: np.ndarray, view: ViewCentring | None) -> np.ndarray:
+    """One batch of windows through ``job``, view-centred when ``view`` is given."""
+    if view is None:
+        return backend.run(job, x, visible)
+    rotations = view.rotations(x, visible, backend.config.skel)
+    return ViewCentring.from_virtual(backend.run(job, view.to_virtual(x, rotations), visible), rotations)
+
+
 def run_centre(
     backend: Backend,
     pose: np.ndarray,
@@ -112,11 +125,13 @@ def run_centre(
     flip_permutation: np.ndarray | None = None,
     batch_size: int | None = None,
     stats: WindowStats | None = None,
+    view: ViewCentring | None = None,
 ) -> np.ndarray:
     """Centre-frame lifting of every frame: (F, J, 2) -> (F, J, 3), one window per frame.
 
     With ``flip_permutation`` the horizontally mirrored input (x -> -x, left/right joints
-    swapped) runs too, and its mirrored-back output is averaged in."""
+    swapped) runs too, and its mirrored-back output is averaged in. With ``view`` each
+    window is centred first (and mirrored about the virtual camera's axis)."""
     n = backend.config.num_frames
     half = n // 2
     frames = len(pose)
@@ -131,13 +146,18 @@ def run_centre(
         centres = np.arange(b, min(b + batch_size, frames))
         index = padded[centres[:, None] + offsets]
         x, v = pose[index], visible[index]
+        rotations = None
+        if view is not None:
+            rotations = view.rotations(x, v, backend.config.skel)
+            x = view.to_virtual(x, rotations)
         if flip_permutation is None:
-            out[centres] = backend.run("lift_centre", x, v)
-            continue
-        xf = x[:, :, flip_permutation] * mirror
-        both = backend.run("lift_centre", np.concatenate([x, xf]), np.concatenate([v, v[:, :, flip_permutation]]))
-        plain, flipped = both[: len(centres)], both[len(centres) :]
-        out[centres] = 0.5 * (plain + flipped[:, flip_permutation] * np.array([-1.0, 1.0, 1.0], dtype=np.float32))
+            lifted = backend.run("lift_centre", x, v)
+        else:
+            xf = x[:, :, flip_permutation] * mirror
+            both = backend.run("lift_centre", np.concatenate([x, xf]), np.concatenate([v, v[:, :, flip_permutation]]))
+            plain, flipped = both[: len(centres)], both[len(centres) :]
+            lifted = 0.5 * (plain + flipped[:, flip_permutation] * np.array([-1.0, 1.0, 1.0], dtype=np.float32))
+        out[centres] = lifted if rotations is None else ViewCentring.from_virtual(lifted, rotations)
     if stats is not None:
         stats.add("lift_centre", n, frames * (1 if flip_permutation is None else 2))
     return out

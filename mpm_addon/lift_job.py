@@ -210,6 +210,7 @@ def compute(
             fps=inp.fps,
             mode=settings.mode,
             min_confidence=settings.min_confidence,
+            intrinsics=inp.intrinsics,
         )
         if cancelled():
             raise Cancelled()

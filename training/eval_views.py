@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.coords import normalize_screen
+from engine.perspective import ViewCentring
 from engine.skeleton import convert_joints, get_skeleton
 
 from .data.cameras import camera_at
@@ -40,6 +41,11 @@ class EvalView:
     image_size: tuple[float, float]
     confidence: np.ndarray | None = None
     meta: dict = field(default_factory=dict)
+    intrinsics: tuple[float, float, float, float] | None = None  # (fx, fy, cx, cy) px, where known
+
+    def centring(self) -> ViewCentring | None:
+        """The camera, for lifting as if it were aimed at the person (None: unknown)."""
+        return None if self.intrinsics is None else ViewCentring.from_pixels(self.intrinsics, *self.image_size)
 
     @property
     def points(self) -> np.ndarray:
@@ -81,6 +87,7 @@ def views_from_clips(clips, skeleton: str, fps: float) -> list[EvalView]:
                     name=f"{clip.subject}/{clip.clip}/az{int(az)}", subject=str(clip.subject), action=action_group(clip.action),
                     pose_3d=(cam3d - cam3d[:, skel.root : skel.root + 1]).astype(np.float64), points_px=px.astype(np.float64),
                     image_size=tuple(float(v) for v in EVAL_CAMERAS["image_size"]),
+                    intrinsics=(*map(float, camera.focal), *map(float, camera.centre)),
                 )
             )
     return views

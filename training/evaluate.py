@@ -106,16 +106,17 @@ def occlusion_mask(case: str, view_index: int, frames: int, skel: Skeleton, seed
 # -- protocols ---------------------------------------------------------------------------
 def run_lifting(predictor, views: list[EvalView], seed: int, noise_px: float, skel: Skeleton) -> dict[str, dict]:
     out = {}
-    out["lift_gt2d"] = {"all": score(predictor.lift_many([(v.points, v.visible_2d) for v in views]), views)}
+    centring = [v.centring() for v in views]
+    out["lift_gt2d"] = {"all": score(predictor.lift_many([(v.points, v.visible_2d) for v in views], centring), views)}
     noisy = []
     for i, v in enumerate(views):
         rng = np.random.default_rng([seed, i, 3])
         noisy.append((_normalise(detector_noise(v.points_px, noise_px, skel, rng), v), v.visible_2d))
-    out["lift_noisy2d"] = {"all": score(predictor.lift_many(noisy), views)}
+    out["lift_noisy2d"] = {"all": score(predictor.lift_many(noisy, centring), views)}
     cases = {}
     for case in OCCLUSION_CASES:
         items = [(v.points, v.visible_2d & occlusion_mask(case, i, len(v.points), skel, seed)) for i, v in enumerate(views)]
-        cases[case] = score(predictor.lift_many(items), views)
+        cases[case] = score(predictor.lift_many(items, centring), views)
     out["occluded2d"] = cases
     return out
 
@@ -135,7 +136,7 @@ def run_partial(predictor, views: list[EvalView], skel: Skeleton) -> dict[str, d
 
 
 def run_real2d(predictor, views: list[EvalView]) -> dict[str, dict]:
-    preds = predictor.lift_many([(v.points, v.visible_2d & (v.confidence > 0.3)) for v in views])
+    preds = predictor.lift_many([(v.points, v.visible_2d & (v.confidence > 0.3)) for v in views], [v.centring() for v in views])
     cases = {"all": score(preds, views)}
     for cam in sorted({v.name.split("/")[-1] for v in views}):
         chosen = [(p, v) for p, v in zip(preds, views) if v.name.endswith("/" + cam)]
@@ -201,7 +202,9 @@ def format_table(report: dict) -> str:
 # -- command line ------------------------------------------------------------------------
 # What makes two reports' numbers comparable: the same views of the same motion, cameras,
 # noise and seed, on the same skeleton.
-PROTOCOL_SETTINGS = ("data", "kind", "subjects", "real2d", "views", "real2d_views", "seed", "noise_px", "cameras")
+PROTOCOL_SETTINGS = ("data", "kind", "subjects", "real2d", "views", "real2d_views", "seed", "noise_px", "cameras", "view_centring")
+# Settings an older report may lack, and what they were then.
+SETTING_DEFAULTS = {"view_centring": False}
 
 
 def reuse_baselines(report: dict, earlier: dict) -> list[str]:
@@ -210,7 +213,7 @@ def reuse_baselines(report: dict, earlier: dict) -> list[str]:
     that both were measured under the same protocol settings. Baselines measured in this
     run win. Returns the names copied."""
     as_json = lambda value: json.loads(json.dumps(value))  # noqa: E731  (tuples read back as lists)
-    differ = [k for k in PROTOCOL_SETTINGS if as_json(report.get(k)) != earlier.get(k)]
+    differ = [k for k in PROTOCOL_SETTINGS if as_json(report.get(k)) != earlier.get(k, SETTING_DEFAULTS.get(k))]
     if report["model"].get("skeleton") != earlier.get("model", {}).get("skeleton"):
         differ.append("skeleton")
     if differ:
@@ -281,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"--baseline {item!r}: expected NAME=PATH")
         from .baselines import load_baseline
 
-        predictors[name] = MLPPredictor(load_baseline(path), cfg.skeleton)
+        predictors[name] = MLPPredictor(load_baseline(path), cfg.skeleton, view_centring=cfg.view_centring)
     predictors["fill"] = FillPredictor(cfg.skeleton)
     results = evaluate(predictors, views, real_views, cfg.skeleton, args.seed, args.noise_px, tuple(args.protocols))
     report = {
@@ -292,6 +295,9 @@ def main(argv: list[str] | None = None) -> int:
         "views": len(views), "real2d_views": len(real_views),
         "head": args.head, "flip": args.flip, "frame_stride": args.frame_stride, "seed": args.seed, "noise_px": args.noise_px,
         "cameras": EVAL_CAMERAS,
+        # Lifters trained on centred views (the model's config) lift as if each camera were
+        # aimed at the person, from its intrinsics; the MLP baselines do the same.
+        "view_centring": cfg.view_centring,
         "protocols": results.pop("mpm"),
         "baselines": results,
         "seconds": round(time.time() - started, 1),

@@ -1,9 +1,12 @@
 """Whole-sequence inference for evaluation: MPM over sliding windows, and the baselines.
 
 Every predictor maps sequences to root-relative camera-space 3D (F, J, 3):
-``lift_many([(points (F, J, 2) normalised, visible (F, J)), ...])`` and, where it can,
-``complete_many([(pose (F, J, 3), visible (F, J)), ...])``. Windows are taken at the model's frame
-rate; frames past either end repeat the first / last frame.
+``lift_many([(points (F, J, 2) normalised, visible (F, J)), ...], centring)`` and, where it
+can, ``complete_many([(pose (F, J, 3), visible (F, J)), ...])``. Windows are taken at the
+model's frame rate; frames past either end repeat the first / last frame. ``centring`` (one
+:class:`~engine.perspective.ViewCentring` or None per sequence: its camera) lets a lifter
+trained on centred views lift each window as if the camera were aimed at the person, as the
+engine's ``lift`` does.
 """
 from __future__ import annotations
 
@@ -11,9 +14,22 @@ import numpy as np
 import torch
 
 from engine.model import MPM
+from engine.perspective import ViewCentring
 from engine.skeleton import get_skeleton
 
 from .baselines import MLPLifter, fill_missing
+
+
+Centring = list[ViewCentring | None] | None
+
+
+def _centred(x: np.ndarray, visible: np.ndarray, view: ViewCentring | None, skeleton: str) -> tuple[np.ndarray, np.ndarray]:
+    """Windows (N, T, J, 2) as a camera aimed at the person sees them, and the rotations
+    (N, 3, 3) that undo it (identity without ``view``)."""
+    if view is None:
+        return x, np.broadcast_to(np.eye(3, dtype=np.float32), (len(x), 3, 3))
+    rotations = view.rotations(x, visible, get_skeleton(skeleton))
+    return view.to_virtual(x, rotations), rotations
 
 
 def window_index(frames: int, length: int, centres: np.ndarray) -> np.ndarray:
@@ -64,16 +80,18 @@ class MPMPredictor:
             out.append(self.model(xb, vb, head=head).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0,))
 
-    def _centre(self, items: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    def _centre(self, items: list[tuple[np.ndarray, np.ndarray]], views: list[ViewCentring | None]) -> list[np.ndarray]:
         t = self.model.cfg.num_frames
-        xs, vs, where = [], [], []
-        for i, (x, vis) in enumerate(items):
+        xs, vs, rs, where = [], [], [], []
+        for i, ((x, vis), view) in enumerate(zip(items, views)):
             centres = np.arange(0, len(x), self.frame_stride)
             idx = window_index(len(x), t, centres)
-            xs.append(x[idx])
+            windows, rotations = _centred(x[idx], vis[idx], view, self.model.cfg.skeleton)
+            xs.append(windows)
             vs.append(vis[idx])
+            rs.append(rotations)
             where.append((i, centres))
-        pred = self._run(np.concatenate(xs), np.concatenate(vs), "centre")
+        pred = ViewCentring.from_virtual(self._run(np.concatenate(xs), np.concatenate(vs), "centre"), np.concatenate(rs))
         outs, k = [], 0
         for (i, centres), (x, _) in zip(where, items):
             full = np.full(x.shape[:2] + (3,), np.nan)
@@ -82,23 +100,26 @@ class MPMPredictor:
             k += len(centres)
         return outs
 
-    def _full(self, items: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    def _full(self, items: list[tuple[np.ndarray, np.ndarray]], views: list[ViewCentring | None]) -> list[np.ndarray]:
         t = self.model.cfg.num_frames
         outs: list[np.ndarray] = [None] * len(items)  # type: ignore[list-item]
-        xs, vs, where = [], [], []
-        for i, (x, vis) in enumerate(items):
+        xs, vs, rs, where = [], [], [], []
+        for i, ((x, vis), view) in enumerate(zip(items, views)):
             f = len(x)
             if f <= t:  # one window of the sequence's own length
-                outs[i] = self._run(x[None], vis[None], "full")[0]
+                window, rotation = _centred(x[None], vis[None], view, self.model.cfg.skeleton)
+                outs[i] = ViewCentring.from_virtual(self._run(window, vis[None], "full"), rotation)[0]
                 continue
             hop = max(1, t // 3)
             starts = np.unique(np.append(np.arange(0, f - t + 1, hop), f - t))
             rows = starts[:, None] + np.arange(t)
-            xs.append(x[rows])
+            windows, rotations = _centred(x[rows], vis[rows], view, self.model.cfg.skeleton)
+            xs.append(windows)
             vs.append(vis[rows])
+            rs.append(rotations)
             where.append((i, starts))
         if xs:
-            pred = self._run(np.concatenate(xs), np.concatenate(vs), "full")
+            pred = ViewCentring.from_virtual(self._run(np.concatenate(xs), np.concatenate(vs), "full"), np.concatenate(rs))
             k = 0
             for i, starts in where:
                 x = items[i][0]
@@ -111,36 +132,45 @@ class MPMPredictor:
                 outs[i] = total / count
         return outs
 
-    def lift_many(self, items: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
-        """Lift (points (F, J, 2) normalised, visible (F, J)) sequences to (F, J, 3)."""
+    def lift_many(self, items: list[tuple[np.ndarray, np.ndarray]], centring: Centring = None) -> list[np.ndarray]:
+        """Lift (points (F, J, 2) normalised, visible (F, J)) sequences to (F, J, 3); views
+        centred when the model was trained on centred views and ``centring`` gives the camera."""
         prepared = [(np.nan_to_num(p).astype(np.float32), v & np.isfinite(p).all(-1)) for p, v in items]
-        return self._centre(prepared) if self.head == "centre" else self._full(prepared)
+        views = list(centring) if centring is not None and self.model.cfg.view_centring else [None] * len(items)
+        return self._centre(prepared, views) if self.head == "centre" else self._full(prepared, views)
 
     def complete_many(self, items: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
         """Complete (pose (F, J, 3) root-relative, visible (F, J)); observed joints kept."""
         prepared = [(np.nan_to_num(p).astype(np.float32), v & np.isfinite(p).all(-1)) for p, v in items]
-        outs = self._full(prepared)
+        outs = self._full(prepared, [None] * len(items))
         return [np.where(v[..., None], p, o) for (p, v), o in zip(items, outs)]
 
 
 class MLPPredictor:
-    """The single-frame MLP; hidden 2D joints are filled first (interpolation / mirror)."""
+    """The single-frame MLP; hidden 2D joints are filled first (interpolation / mirror).
+    ``view_centring``: each frame lifted as if the camera were aimed at the person (where
+    ``centring`` gives the camera), like the MPM model it is compared with."""
 
     name = "mlp"
 
-    def __init__(self, model: MLPLifter, skeleton: str, device: str = "cpu") -> None:
+    def __init__(self, model: MLPLifter, skeleton: str, device: str = "cpu", view_centring: bool = False) -> None:
         self.model = model.eval().to(device)
         self.skeleton = skeleton
         self.device = device
+        self.view_centring = view_centring
 
     @torch.no_grad()
-    def lift_many(self, items: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
-        filled = []
-        for points, visible in items:
+    def lift_many(self, items: list[tuple[np.ndarray, np.ndarray]], centring: Centring = None) -> list[np.ndarray]:
+        views = list(centring) if centring is not None and self.view_centring else [None] * len(items)
+        filled, rotations = [], []
+        for (points, visible), view in zip(items, views):
             vis = visible & np.isfinite(points).all(-1)
-            filled.append(points if vis.all() else fill_missing(points, vis, self.skeleton))
+            points = points if vis.all() else fill_missing(points, vis, self.skeleton)
+            frames, r = _centred(points[:, None].astype(np.float32), vis[:, None], view, self.skeleton)  # each frame a window
+            filled.append(frames[:, 0])
+            rotations.append(r)
         x = torch.from_numpy(np.concatenate(filled).astype(np.float32)).to(self.device)
-        pred = self.model(x).cpu().numpy()
+        pred = ViewCentring.from_virtual(self.model(x).cpu().numpy(), np.concatenate(rotations))
         return np.split(pred, np.cumsum([len(f) for f in filled])[:-1])
 
 

@@ -3,6 +3,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from engine.skeleton import get_skeleton
 from .loop_fixtures import synthetic_cache, tiny_config  # noqa: F401  (fixtures)
@@ -151,3 +152,53 @@ def test_flip_applies_to_3d_completion(tiny_model):
     out, out_mirrored = flip.complete_many([(pose, visible), (pose[:, skel.flip_permutation] * mirror, visible[:, skel.flip_permutation])])
     np.testing.assert_allclose(out_mirrored[:, skel.flip_permutation] * mirror, out, atol=1e-5)
     np.testing.assert_array_equal(out[visible], pose[visible])  # observed joints come back as given
+
+
+@pytest.mark.parametrize("head", ["centre", "full"])
+def test_centred_view_lifting_matches_the_engine_and_reaches_the_mlp(tiny_model, head):
+    """Evaluation lifts the way the product does: with a model trained on centred views and
+    a known camera, MPMPredictor gives what engine.api.lift gives (full head: the engine's
+    hop and cross-fade differ, so only the centre head is compared exactly), and the MLP
+    baseline is centred frame by frame when asked."""
+    from dataclasses import replace
+
+    from engine.api import lift
+    from engine.backends import TorchBackend
+    from engine.coords import normalize_screen
+    from engine.perspective import ViewCentring
+    from training.baselines import MLPLifter
+    from training.predictors import MLPPredictor, MPMPredictor
+
+    model = type(tiny_model)(replace(tiny_model.cfg, view_centring=True))
+    model.load_state_dict(tiny_model.state_dict())
+    model.eval()
+    skel = get_skeleton(model.cfg.skeleton)
+    w, h, intrinsics = 1280.0, 720.0, (900.0, 900.0, 640.0, 360.0)
+    rng = np.random.default_rng(4)
+    px = np.array([900.0, 250.0]) + rng.normal(0.0, 60.0, (35, skel.num_joints, 2))  # a person right of centre
+    visible = np.ones(px.shape[:2], bool)
+    view = ViewCentring.from_pixels(intrinsics, w, h)
+    points = normalize_screen(px, w, h)
+    centred, = MPMPredictor(model, head=head).lift_many([(points, visible)], [view])
+    plain, = MPMPredictor(model, head=head).lift_many([(points, visible)])
+    assert np.abs(centred - plain).max() > 1e-2
+    if head == "centre":
+        engine = lift(TorchBackend(model, device="cpu"), px, image_size=(w, h), mode="accurate", intrinsics=intrinsics)
+        flip, = MPMPredictor(model, head=head, flip=True).lift_many([(points, visible)], [view])
+        np.testing.assert_allclose(flip, engine, atol=1e-4)
+    torch.manual_seed(0)
+    mlp = MLPLifter(skel.name, width=64, input_norm="frame")
+    a, = MLPPredictor(mlp, skel.name, view_centring=True).lift_many([(points, visible)], [view])
+    b, = MLPPredictor(mlp, skel.name).lift_many([(points, visible)], [view])
+    assert a.shape == b.shape == (35, skel.num_joints, 3) and np.abs(a - b).max() > 1e-3
+
+
+def test_baselines_are_not_reused_across_view_centring():
+    from training.evaluate import reuse_baselines
+
+    settings = {"data": "d", "kind": "motion", "subjects": ["02"], "real2d": None, "views": 4, "real2d_views": 0,
+                "seed": 0, "noise_px": 3.0, "cameras": {}, "model": {"skeleton": "anim19"}}
+    older = {**settings, "baselines": {"mlp": {"lift_gt2d": {}}}}  # a report from before view centring
+    assert reuse_baselines({**settings, "view_centring": False, "baselines": {}}, older) == ["mlp"]
+    with pytest.raises(ValueError, match="view_centring"):
+        reuse_baselines({**settings, "view_centring": True, "baselines": {}}, older)

@@ -43,3 +43,16 @@ def test_release_takes_a_checkpoint_saved_from_distributed_training(tiny_model, 
     assert main([str(ddp), "--out", str(tmp_path / "out.pt")]) == 0
     released = read_checkpoint(tmp_path / "out.pt")["model"]
     assert released.keys() == tiny_model.state_dict().keys()
+
+
+def test_release_sets_only_inference_fields(tiny_model, tmp_path):
+    src = save_checkpoint(tmp_path / "final.pt", tiny_model, tiny_model.cfg, epoch=1, step=10)
+    out = tmp_path / "centred.pt"
+    assert not tiny_model.cfg.view_centring
+    assert main([str(src), "--out", str(out), "--set", "view_centring=true", "--note", "trained on centred views"]) == 0
+    released, ckpt = load_model(out)
+    assert released.cfg.view_centring and ckpt["meta"]["history"] == ["trained on centred views"]
+    assert all(torch.equal(released.state_dict()[k], v) for k, v in tiny_model.state_dict().items())
+    for bad in ("width=64", "view_centring=maybe", "view_centring"):
+        with pytest.raises(SystemExit):
+            main([str(src), "--out", str(tmp_path / "bad.pt"), "--set", bad])
