@@ -34,12 +34,18 @@ from .skeleton import Skeleton
 
 @dataclass(frozen=True)
 class ViewCentring:
-    """Pinhole intrinsics in normalised image units: focal lengths and principal point."""
+    """Pinhole intrinsics in normalised image units: focal lengths and principal point,
+    each a number, or an array (N,) with one camera per window (training batches)."""
 
-    fx: float
-    fy: float
-    cx: float
-    cy: float
+    fx: float | np.ndarray
+    fy: float | np.ndarray
+    cx: float | np.ndarray
+    cy: float | np.ndarray
+
+    def _per_window(self, name: str, ndim: int) -> np.ndarray:
+        """A field shaped to broadcast against window arrays of ``ndim`` dimensions."""
+        value = np.asarray(getattr(self, name), dtype=np.float64)
+        return value.reshape(value.shape + (1,) * (ndim - 1)) if value.ndim else value
 
     @classmethod
     def from_pixels(cls, intrinsics: tuple[float, float, float, float], width: float, height: float) -> "ViewCentring":
@@ -59,15 +65,16 @@ class ViewCentring:
         seen = seen | ~anything[:, None]  # an empty window: any finite box, replaced below
         lo = np.where(seen[..., None], flat, np.inf).min(1)
         hi = np.where(seen[..., None], flat, -np.inf).max(1)
-        centre = np.where(anything[:, None], 0.5 * (lo + hi), [self.cx, self.cy])
+        principal = np.stack(np.broadcast_arrays(self._per_window("cx", 1), self._per_window("cy", 1)), -1)
+        centre = np.where(anything[:, None], 0.5 * (lo + hi), principal)
         if skeleton is not None:
             feet = [i for i, name in enumerate(skeleton.joints) if name.endswith(("ankle", "toe"))]
             root_seen = visible[:, :, skeleton.root]
             use_root = ~visible[:, :, feet].any((1, 2)) & root_seen.any(1)
             root = np.where(root_seen[..., None], points[:, :, skeleton.root], 0.0).sum(1) / np.maximum(root_seen.sum(1), 1)[:, None]
             centre = np.where(use_root[:, None], root, centre)
-        dx = (centre[:, 0] - self.cx) / self.fx
-        dy = (centre[:, 1] - self.cy) / self.fy
+        dx = (centre[:, 0] - self._per_window("cx", 1)) / self._per_window("fx", 1)
+        dy = (centre[:, 1] - self._per_window("cy", 1)) / self._per_window("fy", 1)
         pan = np.arctan2(dx, 1.0)  # about y, so the ray lands in the y-z plane
         tilt = np.arctan2(dy, np.hypot(dx, 1.0))  # about the new x, onto the axis
         cp, sp, ct, st = np.cos(pan), np.sin(pan), np.cos(tilt), np.sin(tilt)
@@ -80,13 +87,14 @@ class ViewCentring:
         """Windows of normalised 2D (N, T, J, 2) as the virtual cameras ``rotations`` (N, 3, 3)
         see them (principal point at the image centre), float32. Hidden joints keep finite
         values; the network ignores them."""
+        fx, fy, cx, cy = (self._per_window(k, points.ndim) for k in ("fx", "fy", "cx", "cy"))
         rays = np.concatenate(
-            [(points[..., :1] - self.cx) / self.fx, (points[..., 1:2] - self.cy) / self.fy, np.ones(points.shape[:-1] + (1,))],
+            np.broadcast_arrays((points[..., :1] - cx) / fx, (points[..., 1:2] - cy) / fy, np.ones(points.shape[:-1] + (1,))),
             -1,
         )
         turned = np.einsum("nij,ntkj->ntki", rotations, rays)
         depth = np.maximum(turned[..., 2:3], 1e-6)  # a joint behind the virtual camera stays finite
-        return (turned[..., :2] / depth * np.array([self.fx, self.fy])).astype(np.float32)
+        return np.concatenate([turned[..., :1] / depth * fx, turned[..., 1:2] / depth * fy], -1).astype(np.float32)
 
     @staticmethod
     def from_virtual(poses: np.ndarray, rotations: np.ndarray) -> np.ndarray:

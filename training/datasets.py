@@ -49,9 +49,16 @@ def build_source(spec: DataSpec, cfg: TrainConfig, num_frames: int | None = None
     model, augment = cfg.model, cfg.augment
     frames = num_frames or model.num_frames
     if spec.kind == "motion":
-        return MotionPairs(load_clips(spec), model.skeleton, frames, model.fps, cfg.cameras, augment, spec.stride)
+        return MotionPairs(load_clips(spec), model.skeleton, frames, model.fps, cfg.cameras, augment, spec.stride,
+                           view_centring=model.view_centring)
     if spec.kind in ("h36m", "3dhp"):
         from .paper_data import load_paper_sequences
+
+        if model.view_centring:
+            raise ValueError(
+                f"{spec.path}: [model] view_centring needs each window's camera intrinsics, which {spec.kind} "
+                "sequences do not carry here; train on them with view_centring = false"
+            )
 
         sequences = load_paper_sequences(spec, model.skeleton)
         return CameraPairs(sequences, model.skeleton, frames, model.fps, augment, spec.stride)

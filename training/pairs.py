@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from engine.coords import normalize_screen
+from engine.perspective import ViewCentring
 from engine.skeleton import Skeleton, convert_joints, get_skeleton
 
 from .data.cameras import (
@@ -166,7 +167,10 @@ class MotionPairs:
 
     Each window draws one of ``cameras`` (``training.data.cameras.CameraProtocol``: its
     image size, field of view, how much of the frame the person fills ...) and a camera
-    from it; detector noise, and joints leaving the image, make the 2D input."""
+    from it; detector noise, and joints leaving the image, make the 2D input. With
+    ``view_centring`` (the model config's) each window is then seen exactly as the engine
+    will lift it: re-projected into a camera aimed at its detected joints
+    (``engine.perspective``), the 3D turned with it."""
 
     def __init__(
         self,
@@ -177,8 +181,10 @@ class MotionPairs:
         cameras: Sequence[CameraProtocol] = (CameraProtocol(),),
         augment: AugmentConfig = AugmentConfig(),
         stride: int = 1,
+        view_centring: bool = False,
     ) -> None:
         self.skeleton = get_skeleton(skeleton) if isinstance(skeleton, str) else skeleton
+        self.view_centring = view_centring
         if not clips:
             raise ValueError("MotionPairs needs at least one clip")
         if not cameras:
@@ -237,9 +243,7 @@ class MotionPairs:
         px[cam3d[..., 2] < MIN_DEPTH_M] = np.nan
         present = np.isfinite(world).all(-1)
         valid = present & np.isfinite(px).all(-1)
-        out["pose_3d"][rows] = np.nan_to_num(root_relative(cam3d, skel.root))
         out["valid_3d"][rows] = present
-        out["target_2d"][rows] = np.nan_to_num(normalize_screen(px, w, h))
         out["target_valid_2d"][rows] = valid
         noisy = px
         if rng is not None and self.augment.noise is not None:
@@ -249,8 +253,18 @@ class MotionPairs:
             # A detector sees nothing outside the frame: truncated people are part of the task.
             with np.errstate(invalid="ignore"):
                 detected &= (noisy[..., 0] >= 0) & (noisy[..., 0] < w) & (noisy[..., 1] >= 0) & (noisy[..., 1] < h)
+        pose_3d = root_relative(cam3d, skel.root)
+        pose_2d, target_2d = np.nan_to_num(normalize_screen(noisy, w, h)), np.nan_to_num(normalize_screen(px, w, h))
+        if self.view_centring:
+            focal = 2.0 * np.asarray(cams.focal, dtype=np.float64) / w  # principal point at the image centre: 0, 0
+            view = ViewCentring(fx=focal, fy=focal, cx=0.0, cy=0.0)
+            turn = view.rotations(pose_2d, detected, skel)
+            pose_2d, target_2d = view.to_virtual(pose_2d, turn), view.to_virtual(target_2d, turn)
+            pose_3d = np.einsum("nij,ntkj->ntki", turn, pose_3d)
+        out["pose_3d"][rows] = np.nan_to_num(pose_3d)
+        out["target_2d"][rows] = target_2d
         out["valid_2d"][rows] = detected
-        out["pose_2d"][rows] = np.nan_to_num(normalize_screen(noisy, w, h))
+        out["pose_2d"][rows] = pose_2d
 
 
 class CameraPairs:

@@ -107,3 +107,28 @@ def test_cameras_stay_plausible_for_a_person_crossing_the_room():
     batch = pairs.make(np.full(64, 40), np.random.default_rng(0))
     assert np.abs(batch["target_2d"]).max() < 4.0
     assert batch["target_valid_2d"].mean() > 0.95
+
+
+def test_view_centred_windows_are_what_the_engine_lifts():
+    """With view_centring each window is re-projected into a camera aimed at its detected
+    joints: the same camera draws, the 3D turned by one rotation per window, the 2D aimed
+    at the box of the detected joints, as engine.perspective does at inference."""
+    clips = synthetic_clips({"01": 2}, frames=40)
+    jitter = CameraProtocol(aim_jitter=0.3)  # people well off-centre in the drawn cameras
+    plain = MotionPairs(clips, "anim19", 27, 30.0, (jitter,), AugmentConfig(flip_prob=0.0))
+    centred = MotionPairs(clips, "anim19", 27, 30.0, (jitter,), AugmentConfig(flip_prob=0.0), view_centring=True)
+    rows = np.arange(6)
+    a, b = plain.make(rows, np.random.default_rng(5), augment=False), centred.make(rows, np.random.default_rng(5), augment=False)
+    np.testing.assert_array_equal(a["valid_2d"], b["valid_2d"])
+    # One rotation per window maps the plain 3D onto the centred 3D (bone lengths kept).
+    for k in rows:
+        u, _, vt = np.linalg.svd(b["pose_3d"][k].reshape(-1, 3).T @ a["pose_3d"][k].reshape(-1, 3))
+        turn = u @ vt
+        assert np.allclose(a["pose_3d"][k] @ turn.T, b["pose_3d"][k], atol=1e-4)
+        assert np.degrees(np.arccos(np.clip((np.trace(turn) - 1) / 2, -1, 1))) > 0.5  # and it is not the identity
+    # The box of the detected joints: off-centre before, on the axis after (up to perspective).
+    def box_centre(batch):
+        pts = np.where(batch["valid_2d"][..., None], batch["pose_2d"], np.nan).reshape(len(rows), -1, 2)
+        return (np.nanmin(pts, 1) + np.nanmax(pts, 1)) / 2
+    off, on = np.abs(box_centre(a)).max(), np.abs(box_centre(b)).max()
+    assert off > 0.3 and on < 0.1 * off, (off, on)

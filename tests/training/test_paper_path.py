@@ -149,3 +149,18 @@ def test_h36m_stand_in_has_the_requested_size_in_the_real_layout(synthetic_cache
     for seq in train + val:  # in front of every camera, upright
         assert seq["pose_3d"][..., 2].min() > 1.0
         assert (seq["pose_3d"][:, H36M.index("head"), 1] < seq["pose_3d"][:, 0, 1]).mean() > 0.95
+
+
+def test_view_centring_is_refused_for_real_camera_sequences(h36m_files):
+    """Their windows carry no intrinsics to centre with: a clear error, not silently
+    uncentred training."""
+    from dataclasses import replace
+
+    from training.datasets import build_source
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "training" / "configs" / "paper_h36m_243.toml")
+    centred = replace(cfg, model=replace(cfg.model, view_centring=True))
+    spec = DataSpec(path=str(h36m_files), kind="h36m", subjects=("S1",), options={"keypoints": "gt"})
+    assert build_source(spec, cfg) is not None
+    with pytest.raises(ValueError, match="view_centring"):
+        build_source(spec, centred)
