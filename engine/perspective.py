@@ -67,8 +67,8 @@ class ViewCentring:
         hi = np.where(seen[..., None], flat, -np.inf).max(1)
         principal = np.stack(np.broadcast_arrays(self._per_window("cx", 1), self._per_window("cy", 1)), -1)
         centre = np.where(anything[:, None], 0.5 * (lo + hi), principal)
-        if skeleton is not None:
-            feet = [i for i, name in enumerate(skeleton.joints) if name.endswith(("ankle", "toe"))]
+        feet = [i for i, name in enumerate(skeleton.joints) if name.endswith(("ankle", "toe"))] if skeleton is not None else []
+        if feet:
             root_seen = visible[:, :, skeleton.root]
             use_root = ~visible[:, :, feet].any((1, 2)) & root_seen.any(1)
             root = np.where(root_seen[..., None], points[:, :, skeleton.root], 0.0).sum(1) / np.maximum(root_seen.sum(1), 1)[:, None]
