@@ -219,7 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fit-bones", action="store_true", help="constant bone lengths over the clip")
     p.add_argument("--smooth", default="none", choices=FILTERS)
     p.add_argument("--trajectory", action="store_true", help="estimate the camera-space root path")
-    p.add_argument("--fov", type=float, default=DEFAULT_FOV_DEG, help="horizontal field of view without --intrinsics")
+    p.add_argument("--fov", type=float, default=DEFAULT_FOV_DEG,
+                   help="horizontal field of view without --intrinsics (view centring and the root path)")
     p.add_argument("--intrinsics", type=float, nargs=4, metavar=("FX", "FY", "CX", "CY"))
     p.set_defaults(run=cmd_lift)
 
