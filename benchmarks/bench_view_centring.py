@@ -25,46 +25,16 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.checkpoint import load_model  # noqa: E402
+from engine.perspective import pan_tilt  # noqa: E402
 from engine.skeleton import get_skeleton  # noqa: E402
-from training.data.cameras import camera_at  # noqa: E402
 from training.datasets import load_clips  # noqa: E402
-from training.eval_views import EVAL_CAMERAS, EvalView, action_group  # noqa: E402
+from training.eval_views import views_from_clips  # noqa: E402
 from training.evaluate import score  # noqa: E402
 from training.predictors import MPMPredictor  # noqa: E402
 from training.run_config import DataSpec  # noqa: E402
 
 CASES = ((0, 0), (12, 0), (-12, 0), (20, 0), (0, 12), (0, -12))  # (pan, tilt) degrees
 AZIMUTHS = (45.0, 225.0)
-
-
-def turn(pan_deg: float, tilt_deg: float) -> np.ndarray:
-    """Camera-space rotation of a camera panned, then tilted, about its own centre."""
-    p, t = np.radians(pan_deg), np.radians(tilt_deg)
-    pan = np.array([[np.cos(p), 0, np.sin(p)], [0, 1, 0], [-np.sin(p), 0, np.cos(p)]])
-    tilt = np.array([[1, 0, 0], [0, np.cos(t), -np.sin(t)], [0, np.sin(t), np.cos(t)]])
-    return tilt @ pan
-
-
-def views_turned(clips, skeleton: str, fps: float, pan: float, tilt: float) -> list[EvalView]:
-    skel = get_skeleton(skeleton)
-    rotation = turn(pan, tilt)
-    views = []
-    for clip in clips:
-        positions = clip.resampled(fps).positions
-        root = positions[:, skel.root]
-        target = np.nanmean(root, 0)
-        extent = float(np.nanmax(np.linalg.norm(root[:, :2] - target[:2], axis=-1)))
-        for azimuth in AZIMUTHS:
-            camera = camera_at(target, azimuth, EVAL_CAMERAS["elevation_deg"], 5.0 + extent, EVAL_CAMERAS["fov_deg"],
-                               EVAL_CAMERAS["image_size"])
-            cam3d = camera.world_to_camera(positions) @ rotation.T
-            views.append(EvalView(
-                name=f"{clip.subject}/{clip.clip}/az{int(azimuth)}", subject=str(clip.subject), action=action_group(clip.action),
-                pose_3d=cam3d - cam3d[:, skel.root : skel.root + 1], points_px=camera.project_camera(cam3d),
-                image_size=tuple(float(v) for v in EVAL_CAMERAS["image_size"]),
-                intrinsics=(*map(float, camera.focal), *map(float, camera.centre)),
-            ))
-    return views
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     print(f"{'pan':>5}{'tilt':>6}{'root off-centre px':>20}{'plain':>9}{'centred':>9}{'P-MPJPE':>9}")
     for pan, tilt in CASES:
-        views = views_turned(clips, model.cfg.skeleton, model.cfg.fps, pan, tilt)
+        turn = pan_tilt(np.radians(pan), np.radians(tilt))
+        views = views_from_clips(clips, model.cfg.skeleton, model.cfg.fps, AZIMUTHS, turn)
         items = [(v.points, v.visible_2d) for v in views]
         offsets = np.concatenate([np.linalg.norm(v.points_px[:, root] - np.asarray(v.image_size) / 2, axis=-1) for v in views])
         row = {"pan_deg": pan, "tilt_deg": tilt, "root_offset_px": float(np.nanmedian(offsets))}

@@ -32,6 +32,19 @@ import numpy as np
 from .skeleton import Skeleton
 
 
+def pan_tilt(pan: np.ndarray | float, tilt: np.ndarray | float) -> np.ndarray:
+    """Rotations (..., 3, 3) of camera space, ``x_cam -> R @ x_cam``, for a camera turned
+    by ``pan`` radians about its y axis, then by ``tilt`` about its new x axis. A point on
+    the optical axis moves to +x (right in the image) for a positive pan and to -y (up)
+    for a positive tilt."""
+    pan, tilt = np.broadcast_arrays(np.asarray(pan, dtype=np.float64), np.asarray(tilt, dtype=np.float64))
+    cp, sp, ct, st = np.cos(pan), np.sin(pan), np.cos(tilt), np.sin(tilt)
+    zero, one = np.zeros_like(pan), np.ones_like(pan)
+    pan_m = np.stack([cp, zero, sp, zero, one, zero, -sp, zero, cp], -1).reshape(pan.shape + (3, 3))
+    tilt_m = np.stack([one, zero, zero, zero, ct, -st, zero, st, ct], -1).reshape(pan.shape + (3, 3))
+    return tilt_m @ pan_m
+
+
 @dataclass(frozen=True)
 class ViewCentring:
     """Pinhole intrinsics in normalised image units: focal lengths and principal point,
@@ -48,9 +61,10 @@ class ViewCentring:
         return value.reshape(value.shape + (1,) * (ndim - 1)) if value.ndim else value
 
     @classmethod
-    def from_pixels(cls, intrinsics: tuple[float, float, float, float], width: float, height: float) -> "ViewCentring":
-        """(fx, fy, cx, cy) in pixels for an image ``width`` x ``height``."""
-        fx, fy, cx, cy = (float(v) for v in intrinsics)
+    def from_pixels(cls, intrinsics: tuple, width: float, height: float) -> "ViewCentring":
+        """(fx, fy, cx, cy) in pixels (numbers, or arrays (N,) per window) for an image
+        ``width`` x ``height``."""
+        fx, fy, cx, cy = (np.asarray(v, dtype=np.float64) for v in intrinsics)
         return cls(2.0 * fx / width, 2.0 * fy / width, 2.0 * cx / width - 1.0, 2.0 * cy / width - height / width)
 
     def rotations(self, points: np.ndarray, visible: np.ndarray, skeleton: Skeleton | None = None) -> np.ndarray:
@@ -75,13 +89,8 @@ class ViewCentring:
             centre = np.where(use_root[:, None], root, centre)
         dx = (centre[:, 0] - self._per_window("cx", 1)) / self._per_window("fx", 1)
         dy = (centre[:, 1] - self._per_window("cy", 1)) / self._per_window("fy", 1)
-        pan = np.arctan2(dx, 1.0)  # about y, so the ray lands in the y-z plane
-        tilt = np.arctan2(dy, np.hypot(dx, 1.0))  # about the new x, onto the axis
-        cp, sp, ct, st = np.cos(pan), np.sin(pan), np.cos(tilt), np.sin(tilt)
-        zero, one = np.zeros(n), np.ones(n)
-        pan_m = np.stack([cp, zero, -sp, zero, one, zero, sp, zero, cp], -1).reshape(n, 3, 3)
-        tilt_m = np.stack([one, zero, zero, zero, ct, -st, zero, st, ct], -1).reshape(n, 3, 3)
-        return tilt_m @ pan_m
+        # Pan about y so the ray lands in the y-z plane, then tilt about the new x onto the axis.
+        return pan_tilt(-np.arctan2(dx, 1.0), np.arctan2(dy, np.hypot(dx, 1.0)))
 
     def to_virtual(self, points: np.ndarray, rotations: np.ndarray) -> np.ndarray:
         """Windows of normalised 2D (N, T, J, 2) as the virtual cameras ``rotations`` (N, 3, 3)

@@ -67,8 +67,12 @@ def action_group(action: str | None) -> str | None:
     return action.split(" - ")[0].split(",")[0].strip().lower()
 
 
-def views_from_clips(clips, skeleton: str, fps: float) -> list[EvalView]:
-    """Every clip (MotionClip, world Z up) through the four evaluation cameras."""
+def views_from_clips(
+    clips, skeleton: str, fps: float, azimuths: tuple[float, ...] = EVAL_CAMERAS["azimuth_deg"], turn: np.ndarray | None = None
+) -> list[EvalView]:
+    """Every clip (MotionClip, world Z up) through the evaluation cameras (``azimuths``: a
+    subset of them). ``turn`` (3, 3): each camera then turned about its own centre by this
+    camera-space rotation (``engine.perspective.pan_tilt``), the person off-centre."""
     skel = get_skeleton(skeleton)
     views = []
     for clip in clips:
@@ -78,16 +82,18 @@ def views_from_clips(clips, skeleton: str, fps: float) -> list[EvalView]:
         root = positions[:, skel.root]
         target = np.nanmean(root, 0)
         extent = float(np.nanmax(np.linalg.norm(root[:, :2] - target[:2], axis=-1)))
-        for az in EVAL_CAMERAS["azimuth_deg"]:
+        for az in azimuths:
             camera = camera_at(target, az, EVAL_CAMERAS["elevation_deg"], 5.0 + extent, EVAL_CAMERAS["fov_deg"], EVAL_CAMERAS["image_size"])
             cam3d = camera.world_to_camera(positions)
+            if turn is not None:
+                cam3d = cam3d @ np.asarray(turn).T
             px = camera.project_camera(cam3d)
             views.append(
                 EvalView(
                     name=f"{clip.subject}/{clip.clip}/az{int(az)}", subject=str(clip.subject), action=action_group(clip.action),
                     pose_3d=(cam3d - cam3d[:, skel.root : skel.root + 1]).astype(np.float64), points_px=px.astype(np.float64),
                     image_size=tuple(float(v) for v in EVAL_CAMERAS["image_size"]),
-                    intrinsics=(*map(float, camera.focal), *map(float, camera.centre)),
+                    intrinsics=camera.intrinsics,
                 )
             )
     return views

@@ -256,8 +256,7 @@ class MotionPairs:
         pose_3d = root_relative(cam3d, skel.root)
         pose_2d, target_2d = np.nan_to_num(normalize_screen(noisy, w, h)), np.nan_to_num(normalize_screen(px, w, h))
         if self.view_centring:
-            focal = 2.0 * np.asarray(cams.focal, dtype=np.float64) / w  # principal point at the image centre: 0, 0
-            view = ViewCentring(fx=focal, fy=focal, cx=0.0, cy=0.0)
+            view = ViewCentring.from_pixels((cams.focal, cams.focal, w / 2.0, h / 2.0), w, h)
             turn = view.rotations(pose_2d, detected, skel)
             pose_2d, target_2d = view.to_virtual(pose_2d, turn), view.to_virtual(target_2d, turn)
             pose_3d = np.einsum("nij,ntkj->ntki", turn, pose_3d)

@@ -113,7 +113,7 @@ def real2d_views(root: str | Path, skeleton: str, fps: float) -> list[EvalView]:
                     pose_3d=cam3d - cam3d[:, skel.root : skel.root + 1], points_px=points[::step], confidence=confidence[::step],
                     image_size=tuple(float(v) for v in cams[key].image_size),
                     meta={"trc": trc.name, "reprojection_px": round(best_err, 2)},
-                    intrinsics=(*map(float, cams[key].focal), *map(float, cams[key].centre)),
+                    intrinsics=cams[key].intrinsics,
                 )
             )
     return views

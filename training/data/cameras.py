@@ -64,6 +64,12 @@ class Camera:
         return -self.rotation.T @ self.translation
 
     @property
+    def intrinsics(self) -> tuple[float, float, float, float]:
+        """(fx, fy, cx, cy) in pixels, as the engine takes them."""
+        (fx, fy), (cx, cy) = self.focal, self.centre
+        return float(fx), float(fy), float(cx), float(cy)
+
+    @property
     def matrix(self) -> np.ndarray:
         (fx, fy), (cx, cy) = self.focal, self.centre
         return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
