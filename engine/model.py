@@ -32,13 +32,18 @@ class TokenBatchNorm(nn.BatchNorm1d):
         return super().forward(x.reshape(-1, shape[-1])).reshape(shape)
 
 
-class FrameEncoder(nn.Module):
-    """Per-frame MLP (the paper's Conv1d with kernel 1): J*C -> hidden, BN, LeakyReLU, dropout."""
+def feature_norm(kind: str, dim: int) -> nn.Module:
+    """The normalisation ``MPMConfig.norm`` names, over the channel axis of (..., C) tokens."""
+    return TokenBatchNorm(dim) if kind == "batch" else nn.LayerNorm(dim)
 
-    def __init__(self, in_dim: int, hidden: int, dropout: float) -> None:
+
+class FrameEncoder(nn.Module):
+    """Per-frame MLP (the paper's Conv1d with kernel 1): J*C -> hidden, norm, LeakyReLU, dropout."""
+
+    def __init__(self, in_dim: int, hidden: int, dropout: float, norm: str = "batch") -> None:
         super().__init__()
         self.linear = nn.Linear(in_dim, hidden)
-        self.norm = TokenBatchNorm(hidden)
+        self.norm = feature_norm(norm, hidden)
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -48,10 +53,11 @@ class FrameEncoder(nn.Module):
 class SpatialBlock(nn.Module):
     """Shared residual block of two hidden->hidden layers, then hidden -> width."""
 
-    def __init__(self, hidden: int, width: int, dropout: float) -> None:
+    def __init__(self, hidden: int, width: int, dropout: float, norm: str = "batch") -> None:
         super().__init__()
-        self.fc1, self.bn1 = nn.Linear(hidden, hidden), TokenBatchNorm(hidden)
-        self.fc2, self.bn2 = nn.Linear(hidden, hidden), TokenBatchNorm(hidden)
+        # bn1/bn2 hold whichever norm the config names; the names stay so old checkpoints load.
+        self.fc1, self.bn1 = nn.Linear(hidden, hidden), feature_norm(norm, hidden)
+        self.fc2, self.bn2 = nn.Linear(hidden, hidden), feature_norm(norm, hidden)
         self.drop = nn.Dropout(dropout)
         self.out = nn.Linear(hidden, width)
 
@@ -120,7 +126,7 @@ class StridedBlock(nn.Module):
 
 class Decoder(nn.Module):
     """Stage-I decoder: width -> decoder width, mask tokens at dropped frames, one
-    transformer block, BatchNorm and a linear layer to J*C per frame."""
+    transformer block, the config's norm and a linear layer to J*C per frame."""
 
     def __init__(self, cfg: MPMConfig, out_dim: int) -> None:
         super().__init__()
@@ -128,7 +134,7 @@ class Decoder(nn.Module):
         self.mask_token = nn.Parameter(torch.zeros(1, 1, cfg.decoder_width))
         self.pos = nn.Parameter(torch.zeros(1, cfg.num_frames, cfg.decoder_width))
         self.block = TransformerBlock(cfg.decoder_width, cfg.decoder_heads, cfg.decoder_ffn, cfg.dropout)
-        self.norm = TokenBatchNorm(cfg.decoder_width)
+        self.norm = feature_norm(cfg.norm, cfg.decoder_width)
         self.out = nn.Linear(cfg.decoder_width, out_dim)
         nn.init.trunc_normal_(self.mask_token, std=0.02)
         nn.init.trunc_normal_(self.pos, std=0.02)
@@ -173,9 +179,9 @@ class MPM(nn.Module):
         j = cfg.num_joints
         self.joint_token_2d = nn.Parameter(torch.zeros(j, 2))
         self.joint_token_3d = nn.Parameter(torch.zeros(j, 3))
-        self.encoder_2d = FrameEncoder(2 * j, cfg.encoder_hidden, cfg.dropout)
-        self.encoder_3d = FrameEncoder(3 * j, cfg.encoder_hidden, cfg.dropout)
-        self.spatial = SpatialBlock(cfg.encoder_hidden, cfg.width, cfg.dropout)
+        self.encoder_2d = FrameEncoder(2 * j, cfg.encoder_hidden, cfg.dropout, cfg.norm)
+        self.encoder_3d = FrameEncoder(3 * j, cfg.encoder_hidden, cfg.dropout, cfg.norm)
+        self.spatial = SpatialBlock(cfg.encoder_hidden, cfg.width, cfg.dropout, cfg.norm)
         self.pos = nn.Parameter(torch.zeros(1, cfg.num_frames, cfg.width))
         self.blocks = nn.ModuleList(
             TransformerBlock(cfg.width, cfg.heads, cfg.ffn, cfg.dropout) for _ in range(cfg.depth)
