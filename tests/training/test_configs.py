@@ -57,3 +57,15 @@ def test_a_config_extends_its_base_table_by_table(tmp_path):
     (tmp_path / "base.toml").write_text('base = "sub/child.toml"\n')
     with pytest.raises(ValueError, match="loops"):
         load_config(child)
+
+
+@pytest.mark.parametrize("name", ["cpu_continue_base", "cpu_continue_centred"])
+def test_continuation_configs_build_the_shipped_network(name):
+    """They start from assets/models/mpm_base.pt (--init): its weights must load strictly,
+    whatever cpu_shipped.toml, which they extend, has since changed (e.g. its norm)."""
+    import torch
+
+    from engine.model import MPM
+
+    ckpt = torch.load(CONFIGS[0].parents[2] / "assets" / "models" / "mpm_base.pt", map_location="cpu", weights_only=False)
+    MPM(load_config(CONFIGS[0].with_name(f"{name}.toml")).model).load_state_dict(ckpt["model"], strict=True)
