@@ -63,9 +63,9 @@ def test_a_config_extends_its_base_table_by_table(tmp_path):
 def test_continuation_configs_build_the_shipped_network(name):
     """They start from assets/models/mpm_base.pt (--init): its weights must load strictly,
     whatever cpu_shipped.toml, which they extend, has since changed (e.g. its norm)."""
-    import torch
-
+    from engine.checkpoint import read_checkpoint, strip_module_prefix
     from engine.model import MPM
 
-    ckpt = torch.load(CONFIGS[0].parents[2] / "assets" / "models" / "mpm_base.pt", map_location="cpu", weights_only=False)
-    MPM(load_config(CONFIGS[0].with_name(f"{name}.toml")).model).load_state_dict(ckpt["model"], strict=True)
+    ckpt = read_checkpoint(CONFIGS[0].parents[2] / "assets" / "models" / "mpm_base.pt")
+    model = MPM(load_config(CONFIGS[0].with_name(f"{name}.toml")).model)
+    model.load_state_dict(strip_module_prefix(ckpt["model"]), strict=True)  # as Trainer.load_weights does
