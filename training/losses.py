@@ -95,7 +95,16 @@ class PretrainObjective(_Objective):
 class FinetuneObjective(_Objective):
     """Stage II: centre-frame + full-sequence lifting from (sometimes masked) 2D, plus
     masked 3D modelling and masked 2D modelling. Temporal masks are hidden frames in
-    ``visible`` here (no keep_index), so a batch can mix clean and masked samples."""
+    ``visible`` here (no keep_index), so a batch can mix clean and masked samples.
+
+    ``centre_detached``: the centre head learns from the trunk's latent with the gradient
+    stopped there, so its loss trains the head alone and leaves the shared trunk to the
+    other terms (training/README.md measures what the centre loss otherwise costs the
+    full-sequence head)."""
+
+    def __init__(self, model: MPM, weights: LossWeights, centre_detached: bool = False) -> None:
+        super().__init__(model, weights)
+        self.centre_detached = centre_detached
 
     def forward(self, batch: dict[str, Tensor], masks: dict[str, Tensor | None]) -> tuple[Tensor, dict[str, Tensor]]:
         w, m = self.weights, self.model
@@ -106,7 +115,8 @@ class FinetuneObjective(_Objective):
             latent, frames = m.encode(x, vis)
             if w.centre:
                 c = m.cfg.centre
-                parts["centre"] = mpjpe(m.decode_centre(latent, frames), target_3d[:, c], valid_3d[:, c])
+                centre_input = latent.detach() if self.centre_detached else latent
+                parts["centre"] = mpjpe(m.decode_centre(centre_input, frames), target_3d[:, c], valid_3d[:, c])
             if w.full:
                 parts["full"] = mpjpe(m.decode_3d(latent, frames), target_3d, valid_3d)
             if w.mask_2d:

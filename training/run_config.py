@@ -43,7 +43,8 @@ Layout (every key optional except the data sources)::
     weights = { mask_2d = 5, mask_3d = 2, lift = 1 }
     masking = { mode = "spatiotemporal", spatial_joints = 5, temporal_ratio = 0.6 }
     dropout = 0.1                   # optional: this stage's dropout instead of [model]'s
-    [stage2]                        # fine-tuning from the stage-I weights, same keys
+    [stage2]                        # fine-tuning from the stage-I weights, same keys, and
+    centre_detached = false         # true: the centre head's loss does not reach the trunk
     [baseline]                      # the single-frame MLP (python -m training.train_baseline)
 """
 from __future__ import annotations
@@ -104,6 +105,9 @@ class StageConfig:
     weight_decay: float = 0.0
     grad_clip: float = 0.0
     dropout: float | None = None  # None: the [model] dropout; the stage's checkpoints record it
+    # Stage II: the centre head trains on the trunk's latent with its gradient stopped
+    # (training.losses.FinetuneObjective), so only the other terms shape the trunk.
+    centre_detached: bool = False
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,8 @@ def _stage(values: dict[str, Any] | None, name: str) -> StageConfig | None:
     for key in ("epochs", "batch_size", "lr", "lr_decay"):
         if key not in values:
             raise ValueError(f"[{name}] needs '{key}'")
+    if name == "stage1" and values.get("centre_detached"):
+        raise ValueError("[stage1] centre_detached: stage I never trains the centre head")
     return _build(StageConfig, values, name)
 
 

@@ -86,8 +86,10 @@ class StageTrainer:
         self.val_sources = list(val_sources)
         self.folder = Path(folder)
         self.meta = meta or {}
-        objective_cls = PretrainObjective if stage == "stage1" else FinetuneObjective
-        self.objective = objective_cls(self.model, self.settings.weights)
+        if stage == "stage1":
+            self.objective: PretrainObjective | FinetuneObjective = PretrainObjective(self.model, self.settings.weights)
+        else:
+            self.objective = FinetuneObjective(self.model, self.settings.weights, self.settings.centre_detached)
         self.runner: torch.nn.Module = self.objective
         if ctx.enabled:
             w = self.settings.weights

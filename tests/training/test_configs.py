@@ -39,6 +39,9 @@ def test_bad_configs_are_refused_with_the_key_named(tmp_path):
     bad.write_text('[model]\npreset = "tiny"\n[[data.train]]\npath = "x"\nkind = "bvh"\n[stage1]\nepochs = 1\nbatch_size = 2\nlr = 1e-3\nlr_decay = 1\n')
     with pytest.raises(ValueError, match="kind 'bvh'"):
         load_config(bad)
+    bad.write_text('[model]\npreset = "tiny"\n[[data.train]]\npath = "x"\n[stage1]\nepochs = 1\nbatch_size = 2\nlr = 1e-3\nlr_decay = 1\ncentre_detached = true\n')
+    with pytest.raises(ValueError, match="centre_detached"):
+        load_config(bad)
 
 
 def test_a_config_extends_its_base_table_by_table(tmp_path):

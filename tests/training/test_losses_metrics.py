@@ -57,6 +57,24 @@ def test_objectives_give_every_term_and_gradients(stage):
         assert model.centre_head.out.weight.grad.abs().sum() > 0
 
 
+@pytest.mark.parametrize("detached", [False, True])
+def test_detached_centre_head_trains_only_itself(detached):
+    torch.manual_seed(0)
+    cfg = MPMConfig.preset("tiny")
+    model = MPM(cfg)
+    # The output heads start at zero, which would stop any gradient into the trunk anyway.
+    torch.nn.init.normal_(model.centre_head.out.weight, std=0.1)
+    masks = draw_masks(MaskingConfig(mode="none"), model, 4, "stage2", torch.Generator().manual_seed(1), torch.device("cpu"))
+    loss, _ = FinetuneObjective(model, LossWeights(centre=1.0), centre_detached=detached)(_batch(cfg), masks)
+    loss.backward()
+    assert model.centre_head.out.weight.grad.abs().sum() > 0
+    trunk_grad = model.encoder_2d.linear.weight.grad
+    if detached:
+        assert trunk_grad is None
+    else:
+        assert trunk_grad.abs().sum() > 0
+
+
 def test_zero_weights_skip_terms_and_all_zero_is_refused():
     cfg = MPMConfig.preset("tiny")
     model = MPM(cfg)
