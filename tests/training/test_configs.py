@@ -5,7 +5,9 @@ import pytest
 
 from training.run_config import load_config
 
-CONFIGS = sorted((Path(__file__).resolve().parents[2] / "training" / "configs").glob("*.toml"))
+REPO = Path(__file__).resolve().parents[2]
+CONFIGS_DIR = REPO / "training" / "configs"
+CONFIGS = sorted(CONFIGS_DIR.glob("*.toml"))
 
 
 def test_the_expected_configs_exist():
@@ -22,10 +24,10 @@ def test_config_parses(path):
 
 
 def test_paper_sizes_and_shipped_split():
-    assert load_config(CONFIGS[0].with_name("paper_h36m_243.toml")).model.num_frames == 243
-    assert load_config(CONFIGS[0].with_name("paper_h36m_81.toml")).model.num_frames == 81
-    assert load_config(CONFIGS[0].with_name("paper_3dhp_mix.toml")).model.depth == 3
-    shipped = load_config(CONFIGS[0].with_name("cpu_shipped.toml"))
+    assert load_config(CONFIGS_DIR / "paper_h36m_243.toml").model.num_frames == 243
+    assert load_config(CONFIGS_DIR / "paper_h36m_81.toml").model.num_frames == 81
+    assert load_config(CONFIGS_DIR / "paper_3dhp_mix.toml").model.depth == 3
+    shipped = load_config(CONFIGS_DIR / "cpu_shipped.toml")
     assert shipped.model.skeleton == "anim19" and shipped.model.num_frames == 27
     assert shipped.train[0].exclude_subjects == shipped.val[0].subjects == ("02",)
     assert shipped.stage2.weights.mask_3d > 0 and shipped.stage2.masking.clean_prob > 0  # one checkpoint, four jobs
@@ -69,6 +71,6 @@ def test_continuation_configs_build_the_shipped_network(name):
     from engine.checkpoint import read_checkpoint, strip_module_prefix
     from engine.model import MPM
 
-    ckpt = read_checkpoint(CONFIGS[0].parents[2] / "assets" / "models" / "mpm_base.pt")
-    model = MPM(load_config(CONFIGS[0].with_name(f"{name}.toml")).model)
+    ckpt = read_checkpoint(REPO / "assets" / "models" / "mpm_base.pt")
+    model = MPM(load_config(CONFIGS_DIR / f"{name}.toml").model)
     model.load_state_dict(strip_module_prefix(ckpt["model"]), strict=True)  # as Trainer.load_weights does
