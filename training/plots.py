@@ -22,8 +22,9 @@ def write_metrics(path: str | Path, record: dict) -> None:
     tmp.replace(path)
 
 
-def plot_curves(metrics_path: str | Path, out_path: str | Path) -> Path | None:
-    """Two panels: training losses and validation errors (mm) per epoch."""
+def plot_curves(metrics_path: str | Path, out_path: str | Path, title: str | None = None) -> Path | None:
+    """Two panels: training losses and validation errors (mm) per epoch, under ``title``
+    (default: the metrics file's folder)."""
     records = read_metrics(metrics_path)
     if not records:
         return None
@@ -31,6 +32,7 @@ def plot_curves(metrics_path: str | Path, out_path: str | Path) -> Path | None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [r["epoch"] for r in records]
     fig, (ax_train, ax_val) = plt.subplots(1, 2, figsize=(11, 4))
@@ -41,9 +43,11 @@ def plot_curves(metrics_path: str | Path, out_path: str | Path) -> Path | None:
     for key in sorted({k for r in records for k in r if k.startswith("val_")}):
         ax_val.plot(epochs, [r.get(key, float("nan")) for r in records], marker=".", label=key[4:])
     ax_val.set(title="validation (mm)", xlabel="epoch")
+    for ax in (ax_train, ax_val):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     if any(k.startswith("val_") for r in records for k in r):
         ax_val.legend(fontsize=8)
-    fig.suptitle(f"{records[-1].get('stage', '')}: {Path(metrics_path).parent.name}")
+    fig.suptitle(title if title is not None else str(Path(metrics_path).parent))
     fig.tight_layout()
     out_path = Path(out_path)
     fig.savefig(out_path, dpi=100)

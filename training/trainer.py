@@ -299,7 +299,9 @@ class StageTrainer:
         if self.ctx.is_main:
             self.folder.mkdir(parents=True, exist_ok=True)
             write_metrics(self.folder / "metrics.jsonl", record)
-            plot_curves(self.folder / "metrics.jsonl", self.folder / "curves.png")
+            plot_curves(
+                self.folder / "metrics.jsonl", self.folder / "curves.png", title=f"{self.cfg.name}: {self.stage} ({self.folder})"
+            )
             tqdm.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
         self.save(self.last_path)
         if improved:
