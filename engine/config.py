@@ -44,8 +44,8 @@ class MPMConfig:
     input_norm: str = "image"
     # The normalisation inside the frame encoders, the spatial block and the decoders:
     # "batch" (the paper's BatchNorm) or "layer" (LayerNorm, as in the transformer blocks).
-    # At equal steps on this project's CPU, LayerNorm lifts held-out motion 5-7 mm better
-    # (training/README.md).
+    # LayerNorm fits better and lifts better in stage II from scratch; after stage I the two
+    # lift alike and LayerNorm completes missing limbs better (training/README.md).
     norm: str = "batch"
     # Whether the network was trained on views aimed at the person (the virtual cameras of
     # training.data.cameras are): lifting then re-projects each window into a camera aimed
