@@ -48,7 +48,7 @@ from engine.skeleton import Skeleton, get_skeleton
 from . import metrics
 from .data.cameras import DetectorNoise
 from .eval_views import EVAL_CAMERAS, EvalView, views_from_clips, views_from_sequences
-from .predictors import FillPredictor, MLPPredictor, MPMPredictor
+from .predictors import HEADS, FillPredictor, MLPPredictor, MPMPredictor
 
 PROTOCOLS = ("lift_gt2d", "lift_noisy2d", "occluded2d", "partial3d", "real2d")
 OCCLUSION_CASES = {
@@ -248,8 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baseline", action="append", default=[], metavar="NAME=PATH", help="an MLP baseline checkpoint (repeatable)")
     ap.add_argument("--baselines-from", default=None, type=Path, metavar="REPORT",
                     help="reuse the learned baselines of an earlier report made under the same protocol settings (checked)")
-    ap.add_argument("--head", default="full", choices=("centre", "full"),
-                    help="MPM lifting head: full (overlapping full-sequence windows, the runtime's fast mode) or centre (one window per frame, the paper's)")
+    ap.add_argument("--head", default="full", choices=HEADS,
+                    help="MPM lifting head: full (overlapping full-sequence windows, the runtime's fast mode), centre (one window per frame, the paper's) or both (their mean)")
     ap.add_argument("--flip", action="store_true",
                     help="MPM: average every window with its horizontal mirror (the runtime's accurate mode does; twice the compute)")
     ap.add_argument("--frame-stride", type=int, default=1, help="centre head: evaluate every n-th frame (no accel then)")

@@ -138,6 +138,23 @@ def test_flip_test_time_augmentation_makes_lifting_mirror_equivariant(tiny_model
     np.testing.assert_allclose(fa, 0.5 * (a + mirror_3d(b)), atol=1e-5)  # the average of the two passes
 
 
+def test_both_heads_average_the_centre_and_full_head(tiny_model):
+    from training.predictors import MPMPredictor
+
+    skel = get_skeleton(tiny_model.cfg.skeleton)
+    rng = np.random.default_rng(2)
+    items = [(rng.normal(0.0, 0.3, (f, skel.num_joints, 2)).astype(np.float32), rng.random((f, skel.num_joints)) > 0.2) for f in (40, 9)]
+    for flip in (False, True):
+        centre = MPMPredictor(tiny_model, head="centre", flip=flip).lift_many(items)
+        full = MPMPredictor(tiny_model, head="full", flip=flip).lift_many(items)
+        both = MPMPredictor(tiny_model, head="both", flip=flip).lift_many(items)
+        for c, f, b in zip(centre, full, both):
+            assert np.abs(c - f).max() > 1e-3  # the two heads differ, so the mean is a third answer
+            np.testing.assert_allclose(b, 0.5 * (c + f), atol=1e-6)
+    with pytest.raises(ValueError, match="head"):
+        MPMPredictor(tiny_model, head="middle")
+
+
 def test_flip_applies_to_3d_completion(tiny_model):
     from training.predictors import MPMPredictor
 
