@@ -9,7 +9,8 @@ matmul rate measured in the same process just before and after (the better of th
 
 Each measurement runs in a fresh process so peak memory belongs to that measurement.
 The time is the best of ``--repeats`` runs in fast mode (the machine may be shared), of one
-run in accurate mode (one 2-GFLOP window per frame, twice with flip augmentation). The
+run in accurate mode (one 2-GFLOP window per frame and a full-sequence window every third
+of a window, all twice with flip augmentation). The
 load average before each measurement is recorded: other processes on the machine lower
 both the lifting speed and the matmul rate it is compared with.
 

@@ -16,7 +16,7 @@ from .backends import Backend, load_backend
 from .coords import denormalize_screen, normalize_screen
 from .perspective import ViewCentring
 from .postprocess import fit_bone_lengths, smooth
-from .runtime import WindowStats, needs_resampling, resample, run_centre, run_sequence
+from .runtime import WindowStats, dense_overlap, needs_resampling, resample, run_centre, run_sequence
 from .trajectory import DEFAULT_FOV_DEG, camera_intrinsics, estimate_root_trajectory
 
 __all__ = [
@@ -71,7 +71,10 @@ def lift(
     Joints that are NaN, or whose ``confidence`` (F, J) is below ``min_confidence``, are
     masked (the network fills them in). ``fps`` is the clip's frame rate (None: the
     model's). ``mode``: ``fast`` (full-sequence head, one window per ``num_frames`` frames)
-    or ``accurate`` (centre-frame head, one window per frame, flip test-time augmentation).
+    or ``accurate`` (the mean of the centre-frame head, one window per frame, and the
+    full-sequence head over windows a third of a window apart, both with flip test-time
+    augmentation). ``overlap``: frames shared by consecutive full-sequence windows (default:
+    a sixteenth of a window in fast mode, two thirds in accurate mode).
     A model trained on centred views (``config.view_centring``) lifts each window as if
     the camera were aimed at the person (:mod:`engine.perspective`), which needs the
     camera: ``intrinsics`` (fx, fy, cx, cy) in pixels, or else a horizontal field of view
@@ -93,11 +96,17 @@ def lift(
     view = ViewCentring.from_pixels(camera_intrinsics((w, h), intrinsics, fov_deg), w, h) if cfg.view_centring else None
 
     def run(values: np.ndarray, vis: np.ndarray) -> np.ndarray:
-        if mode == "accurate":
-            return run_centre(
-                backend, values, vis, flip_permutation=skel.flip_permutation, batch_size=batch_size, stats=stats, view=view
-            )
-        return run_sequence(backend, "lift_full", values, vis, overlap=overlap, batch_size=batch_size, stats=stats, view=view)
+        if mode == "fast":
+            return run_sequence(backend, "lift_full", values, vis, overlap=overlap, batch_size=batch_size, stats=stats, view=view)
+        # Accurate: the mean of both heads, each with flip test-time augmentation; the mean
+        # beats either head alone (assets/models/MODEL_CARD.md, "Inference modes").
+        flip = skel.flip_permutation
+        centre = run_centre(backend, values, vis, flip_permutation=flip, batch_size=batch_size, stats=stats, view=view)
+        full = run_sequence(
+            backend, "lift_full", values, vis, overlap=dense_overlap(cfg.num_frames) if overlap is None else overlap,
+            batch_size=batch_size, stats=stats, view=view, flip_permutation=flip,
+        )
+        return 0.5 * (centre + full)
 
     return _run_at_model_rate(backend, fps, normalised, visible, run)
 

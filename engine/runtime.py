@@ -4,9 +4,10 @@
   is edge-padded to one window (as the authors pad at test time); a longer one is cut into
   windows that overlap by a few frames and are cross-faded there. Windows run in batches,
   so memory stays bounded by the batch, not the clip.
-* Centre-frame lifting (accurate mode): one window per frame, centred on it, edge-padded at
-  the clip's ends; optionally averaged with the horizontally flipped input (flip test-time
-  augmentation with the skeleton's left/right permutation).
+* Centre-frame lifting: one window per frame, centred on it, edge-padded at the clip's ends.
+* Flip test-time augmentation (either kind of job, optional): each window also runs
+  horizontally mirrored, with the skeleton's left/right permutation, and the mirrored-back
+  output is averaged in.
 * Frame rate: inputs are resampled to the model's native rate and outputs back.
 * View centring (lifting with a model trained on centred views, :mod:`engine.perspective`):
   each window is re-projected into a virtual camera aimed at the person and its 3D output
@@ -43,6 +44,12 @@ def default_overlap(window: int) -> int:
     return max(1, round(window * DEFAULT_OVERLAP_FRACTION))
 
 
+def dense_overlap(window: int) -> int:
+    """Overlap of the accurate mode's full-sequence windows: a new window every third of a
+    window, so that most frames are the weighted mean of three windows' answers."""
+    return window - max(1, window // 3)
+
+
 def default_batch_size(backend: Backend) -> int:
     """Windows per batch: the backend's preferred frames per batch in whole windows."""
     return max(1, backend.batch_frames // backend.config.num_frames)
@@ -58,14 +65,15 @@ def window_starts(num_frames: int, window: int, overlap: int) -> np.ndarray:
 
 
 def _ramp_weights(window: int, overlap: int, fade_in: bool, fade_out: bool) -> np.ndarray:
-    """Cross-fade weights: linear ramps over ``overlap`` frames at the faded ends, 1 elsewhere;
-    two windows overlapping by exactly ``overlap`` frames get weights summing to 1."""
+    """Cross-fade weights: linear ramps over ``overlap`` frames at the faded ends, 1 elsewhere
+    (the smaller of the two ramps where they meet, for overlaps past half a window); two
+    windows overlapping by exactly ``overlap`` <= window / 2 frames get weights summing to 1."""
     w = np.ones(window, dtype=np.float32)
     ramp = np.arange(1, overlap + 1, dtype=np.float32) / (overlap + 1)
     if fade_in and overlap:
         w[:overlap] = ramp
     if fade_out and overlap:
-        w[window - overlap :] = ramp[::-1]
+        w[window - overlap :] = np.minimum(w[window - overlap :], ramp[::-1])
     return w
 
 
@@ -78,19 +86,23 @@ def run_sequence(
     batch_size: int | None = None,
     stats: WindowStats | None = None,
     view: ViewCentring | None = None,
+    flip_permutation: np.ndarray | None = None,
 ) -> np.ndarray:
     """Run a full-sequence job over a whole clip: ``pose`` (F, J, C) float32, ``visible`` (F, J)
-    -> (F, J, C_out). ``view`` (2D-to-3D jobs only): centre each window's view first."""
+    -> (F, J, C_out). ``view`` (2D-to-3D jobs only): centre each window's view first.
+    ``flip_permutation`` (2D-to-3D jobs only): flip test-time augmentation."""
     n = backend.config.num_frames
     frames = len(pose)
+    passes = 1 if flip_permutation is None else 2
     if frames <= n:
         index = np.minimum(np.arange(n), frames - 1)  # edge padding after the clip
-        out = _run_windows(backend, job, pose[index][None], visible[index][None], view)[0]
+        out = _run_windows(backend, job, pose[index][None], visible[index][None], view, flip_permutation)[0]
         if stats is not None:
-            stats.add(job, n, 1)
+            stats.add(job, n, passes)
         return out[:frames]
     overlap = default_overlap(n) if overlap is None else overlap
     batch_size = default_batch_size(backend) if batch_size is None else batch_size
+    batch_size = max(1, batch_size // passes)
     starts = window_starts(frames, n, overlap)
     total = None
     weight = np.zeros(frames, dtype=np.float32)
@@ -98,7 +110,7 @@ def run_sequence(
     for b in range(0, len(starts), batch_size):
         batch = starts[b : b + batch_size]
         index = batch[:, None] + offsets
-        out = _run_windows(backend, job, pose[index], visible[index], view)
+        out = _run_windows(backend, job, pose[index], visible[index], view, flip_permutation)
         if total is None:
             total = np.zeros((frames,) + out.shape[2:], dtype=np.float32)
         for k, start in enumerate(batch):
@@ -106,16 +118,31 @@ def run_sequence(
             total[start : start + n] += out[k] * w[:, None, None]
             weight[start : start + n] += w
     if stats is not None:
-        stats.add(job, n, len(starts))
+        stats.add(job, n, passes * len(starts))
     return total / weight[:, None, None]
 
 
-def _run_windows(backend: Backend, job: str, x: np.ndarray, visible: np.ndarray, view: ViewCentring | None) -> np.ndarray:
-    """One batch of windows through ``job``, view-centred when ``view`` is given."""
-    if view is None:
-        return backend.run(job, x, visible)
-    rotations = view.rotations(x, visible, backend.config.skel)
-    return ViewCentring.from_virtual(backend.run(job, view.to_virtual(x, rotations), visible), rotations)
+def _run_windows(
+    backend: Backend, job: str, x: np.ndarray, visible: np.ndarray, view: ViewCentring | None,
+    flip_permutation: np.ndarray | None = None,
+) -> np.ndarray:
+    """One batch of 2D windows (N, T, J, 2) through ``job``, view-centred when ``view`` is
+    given; with ``flip_permutation`` the mirrored windows (x -> -x, left and right joints
+    swapped; about the virtual camera's axis when centred) run in the same batch and their
+    mirrored-back output is averaged in."""
+    rotations = None
+    if view is not None:
+        rotations = view.rotations(x, visible, backend.config.skel)
+        x = view.to_virtual(x, rotations)
+    if flip_permutation is None:
+        out = backend.run(job, x, visible)
+    else:
+        perm = flip_permutation
+        mirrored = x[:, :, perm] * np.array([-1.0, 1.0], dtype=np.float32)
+        both = backend.run(job, np.concatenate([x, mirrored]), np.concatenate([visible, visible[:, :, perm]]))
+        plain, flipped = both[: len(x)], both[len(x) :]
+        out = 0.5 * (plain + flipped[..., perm, :] * np.array([-1.0, 1.0, 1.0], dtype=np.float32))
+    return out if rotations is None else ViewCentring.from_virtual(out, rotations)
 
 
 def run_centre(
@@ -141,23 +168,10 @@ def run_centre(
     padded = np.clip(np.arange(-half, frames + half), 0, frames - 1)  # edge padding at both ends
     out = np.empty((frames, pose.shape[1], 3), dtype=np.float32)
     offsets = np.arange(n)
-    mirror = np.array([-1.0, 1.0], dtype=np.float32)
     for b in range(0, frames, batch_size):
         centres = np.arange(b, min(b + batch_size, frames))
         index = padded[centres[:, None] + offsets]
-        x, v = pose[index], visible[index]
-        rotations = None
-        if view is not None:
-            rotations = view.rotations(x, v, backend.config.skel)
-            x = view.to_virtual(x, rotations)
-        if flip_permutation is None:
-            lifted = backend.run("lift_centre", x, v)
-        else:
-            xf = x[:, :, flip_permutation] * mirror
-            both = backend.run("lift_centre", np.concatenate([x, xf]), np.concatenate([v, v[:, :, flip_permutation]]))
-            plain, flipped = both[: len(centres)], both[len(centres) :]
-            lifted = 0.5 * (plain + flipped[:, flip_permutation] * np.array([-1.0, 1.0, 1.0], dtype=np.float32))
-        out[centres] = lifted if rotations is None else ViewCentring.from_virtual(lifted, rotations)
+        out[centres] = _run_windows(backend, "lift_centre", pose[index], visible[index], view, flip_permutation)
     if stats is not None:
         stats.add("lift_centre", n, frames * (1 if flip_permutation is None else 2))
     return out

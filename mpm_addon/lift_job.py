@@ -22,7 +22,7 @@ from .engine.armature import build_rig, floor_offset, pose_bones, rest_pose
 from .engine.backends import Backend
 from .engine.coords import camera_to_blender_world
 from .engine.postprocess import bone_lengths
-from .engine.runtime import default_overlap, needs_resampling, resample, window_starts
+from .engine.runtime import default_overlap, dense_overlap, needs_resampling, resample, window_starts
 from .engine.skeleton import get_skeleton, skeleton_names
 
 
@@ -164,9 +164,9 @@ def expected_windows(backend: Backend, frames: int, fps: float, mode: str) -> in
     cfg = backend.config
     if needs_resampling(fps, cfg.fps):
         frames = int(np.floor((frames - 1) * cfg.fps / fps + 1e-9)) + 1
-    if mode == "accurate":
-        return 2 * frames  # every frame, plain and mirrored
     n = cfg.num_frames
+    if mode == "accurate":  # a window per frame and the dense full-sequence windows, each plain and mirrored
+        return 2 * (frames + (1 if frames <= n else len(window_starts(frames, n, dense_overlap(n)))))
     return 1 if frames <= n else len(window_starts(frames, n, default_overlap(n)))
 
 

@@ -20,7 +20,7 @@ from .track_names import match_tracks
 
 MODE_ITEMS = (
     ("FAST", "Fast", "Full-sequence head: one pass per window of frames"),
-    ("ACCURATE", "Accurate", "Centre-frame head with flip averaging: one pass per frame, slower"),
+    ("ACCURATE", "Accurate", "Centre-frame and full-sequence heads averaged, with flip averaging: one pass per frame, slower"),
 )
 SMOOTHING_ITEMS = (
     ("NONE", "None", "Keep the model's output as it is"),

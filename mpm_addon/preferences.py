@@ -54,7 +54,7 @@ class MPMPreferences(bpy.types.AddonPreferences):
         name="Default Mode",
         items=(
             ("FAST", "Fast", "Full-sequence head: one window per stretch of frames"),
-            ("ACCURATE", "Accurate", "Centre-frame head with flip augmentation: one window per frame"),
+            ("ACCURATE", "Accurate", "Centre-frame and full-sequence heads averaged, with flip augmentation: one window per frame"),
         ),
         default="FAST",
     )

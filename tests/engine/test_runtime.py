@@ -10,7 +10,7 @@ from engine.api import complete_2d, complete_3d, lift
 from engine.backends import Backend, TorchBackend, load_backend
 from engine.config import MPMConfig
 from engine.coords import normalize_screen
-from engine.runtime import WindowStats, default_overlap, resample, run_sequence, window_starts
+from engine.runtime import WindowStats, default_overlap, dense_overlap, resample, run_centre, run_sequence, window_starts
 
 SIZE = (1088, 1920)
 
@@ -59,8 +59,9 @@ def test_windows_cover_the_clip_with_the_requested_overlap():
         window_starts(100, 27, 27)
 
 
+@pytest.mark.parametrize("overlap", [4, 18])  # the fast mode's kind of overlap, and the accurate mode's (dense_overlap)
 @pytest.mark.parametrize("frames", [1, 5, 27, 28, 50, 101, 1000])
-def test_blended_windows_reproduce_a_consistent_signal_exactly(frames):
+def test_blended_windows_reproduce_a_consistent_signal_exactly(frames, overlap):
     """If every window predicts the same thing for a frame, blending returns it unchanged,
     whatever the clip length (padding below a window, overlaps above)."""
     cfg = MPMConfig.preset("tiny")
@@ -68,11 +69,21 @@ def test_blended_windows_reproduce_a_consistent_signal_exactly(frames):
     rng = np.random.default_rng(frames)
     pose = rng.normal(size=(frames, cfg.num_joints, 3)).astype(np.float32)
     stats = WindowStats()
-    out = run_sequence(echo, "complete_3d", pose, np.ones(pose.shape[:2], bool), overlap=4, batch_size=3, stats=stats)
+    out = run_sequence(echo, "complete_3d", pose, np.ones(pose.shape[:2], bool), overlap=overlap, batch_size=3, stats=stats)
     np.testing.assert_allclose(out, pose, rtol=0, atol=1e-6)
-    expected_windows = 1 if frames <= 27 else len(window_starts(frames, 27, 4))
+    expected_windows = 1 if frames <= 27 else len(window_starts(frames, 27, overlap))
     assert stats.windows[("complete_3d", 27)] == expected_windows
     assert max(echo.batches) <= 3
+
+
+def test_cross_fade_weights_stay_symmetric_past_half_a_window():
+    from engine.runtime import _ramp_weights
+
+    assert dense_overlap(27) == 18
+    w = _ramp_weights(27, dense_overlap(27), fade_in=True, fade_out=True)
+    np.testing.assert_allclose(w, w[::-1])  # the two ramps meet in the middle, neither overwrites the other
+    assert w.argmax() == 13 and (w > 0).all()
+    np.testing.assert_array_equal(_ramp_weights(27, 4, True, True)[4:23], 1.0)  # short overlaps: flat between the ramps
 
 
 def test_overlapping_windows_cross_fade(backend):
@@ -152,9 +163,24 @@ def test_accurate_mode_with_flip_is_mirror_equivariant(backend, clip):
     out = lift(backend, points, conf, SIZE, mode="accurate", stats=stats)
     out_m = lift(backend, mirrored, conf[:, perm], SIZE, mode="accurate")
     np.testing.assert_allclose(out_m, out[:, perm] * [-1, 1, 1], atol=1e-5)
-    assert stats.windows[("lift_centre", backend.config.num_frames)] == 2 * 40  # one window per frame, twice
+    n = backend.config.num_frames
+    assert stats.windows[("lift_centre", n)] == 2 * 40  # one window per frame, twice
+    assert stats.windows[("lift_full", n)] == 2 * len(window_starts(40, n, dense_overlap(n)))  # and a full window every n // 3 frames
     fast = lift(backend, points, conf, SIZE, mode="fast")
-    assert np.abs(fast - out).max() > 1e-4  # a different head
+    assert np.abs(fast - out).max() > 1e-4  # not the fast mode's answer
+
+
+def test_accurate_mode_is_the_mean_of_both_heads_with_flip(backend, clip):
+    points, conf, _ = clip
+    points, conf = points[:40], conf[:40]
+    perm = backend.config.skel.flip_permutation
+    visible = conf >= 0.3
+    x = normalize_screen(points, *SIZE).astype(np.float32)
+    centre = run_centre(backend, x, visible, flip_permutation=perm)
+    full = run_sequence(backend, "lift_full", x, visible, overlap=dense_overlap(backend.config.num_frames), flip_permutation=perm)
+    plain_full = run_sequence(backend, "lift_full", x, visible, overlap=dense_overlap(backend.config.num_frames))
+    assert np.abs(full - plain_full).max() > 1e-4 and np.abs(full - centre).max() > 1e-4
+    np.testing.assert_allclose(lift(backend, points, conf, SIZE, mode="accurate"), 0.5 * (centre + full), atol=1e-5)
 
 
 def test_accurate_mode_runs_one_centred_window_per_frame():

@@ -174,12 +174,12 @@ def test_flip_applies_to_3d_completion(tiny_model):
 @pytest.mark.parametrize("head", ["centre", "full"])
 def test_centred_view_lifting_matches_the_engine_and_reaches_the_mlp(tiny_model, head):
     """Evaluation lifts the way the product does: with a model trained on centred views and
-    a known camera, MPMPredictor gives what engine.api.lift gives (full head: the engine's
-    hop and cross-fade differ, so only the centre head is compared exactly), and the MLP
-    baseline is centred frame by frame when asked."""
+    a known camera, MPMPredictor gives what the engine's runtime gives (full head: the
+    engine's hop and cross-fade differ, so only the centre head, with flip as in the
+    accurate mode, is compared exactly), and the MLP baseline is centred frame by frame
+    when asked."""
     from dataclasses import replace
 
-    from engine.api import lift
     from engine.backends import TorchBackend
     from engine.coords import normalize_screen
     from engine.perspective import ViewCentring
@@ -200,7 +200,9 @@ def test_centred_view_lifting_matches_the_engine_and_reaches_the_mlp(tiny_model,
     plain, = MPMPredictor(model, head=head).lift_many([(points, visible)])
     assert np.abs(centred - plain).max() > 1e-2
     if head == "centre":
-        engine = lift(TorchBackend(model, device="cpu"), px, image_size=(w, h), mode="accurate", intrinsics=intrinsics)
+        from engine.runtime import run_centre
+
+        engine = run_centre(TorchBackend(model, device="cpu"), points.astype(np.float32), visible, skel.flip_permutation, view=view)
         flip, = MPMPredictor(model, head=head, flip=True).lift_many([(points, visible)], [view])
         np.testing.assert_allclose(flip, engine, atol=1e-4)
     torch.manual_seed(0)
