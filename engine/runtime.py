@@ -50,6 +50,11 @@ def dense_overlap(window: int) -> int:
     return window - max(1, window // 3)
 
 
+def sequence_window_count(num_frames: int, window: int, overlap: int) -> int:
+    """Windows :func:`run_sequence` runs over ``num_frames`` frames (one pass, no flip)."""
+    return 1 if num_frames <= window else len(window_starts(num_frames, window, overlap))
+
+
 def default_batch_size(backend: Backend) -> int:
     """Windows per batch: the backend's preferred frames per batch in whole windows."""
     return max(1, backend.batch_frames // backend.config.num_frames)
@@ -162,9 +167,9 @@ def run_centre(
     n = backend.config.num_frames
     half = n // 2
     frames = len(pose)
+    passes = 1 if flip_permutation is None else 2  # each window also runs mirrored
     batch_size = default_batch_size(backend) if batch_size is None else batch_size
-    if flip_permutation is not None:
-        batch_size = max(1, batch_size // 2)  # each window also runs mirrored
+    batch_size = max(1, batch_size // passes)
     padded = np.clip(np.arange(-half, frames + half), 0, frames - 1)  # edge padding at both ends
     out = np.empty((frames, pose.shape[1], 3), dtype=np.float32)
     offsets = np.arange(n)
@@ -173,7 +178,7 @@ def run_centre(
         index = padded[centres[:, None] + offsets]
         out[centres] = _run_windows(backend, "lift_centre", pose[index], visible[index], view, flip_permutation)
     if stats is not None:
-        stats.add("lift_centre", n, frames * (1 if flip_permutation is None else 2))
+        stats.add("lift_centre", n, passes * frames)
     return out
 
 

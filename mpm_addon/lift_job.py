@@ -22,7 +22,7 @@ from .engine.armature import build_rig, floor_offset, pose_bones, rest_pose
 from .engine.backends import Backend
 from .engine.coords import camera_to_blender_world
 from .engine.postprocess import bone_lengths
-from .engine.runtime import default_overlap, dense_overlap, needs_resampling, resample, window_starts
+from .engine.runtime import default_overlap, dense_overlap, needs_resampling, resample, sequence_window_count
 from .engine.skeleton import get_skeleton, skeleton_names
 
 
@@ -166,8 +166,8 @@ def expected_windows(backend: Backend, frames: int, fps: float, mode: str) -> in
         frames = int(np.floor((frames - 1) * cfg.fps / fps + 1e-9)) + 1
     n = cfg.num_frames
     if mode == "accurate":  # a window per frame and the dense full-sequence windows, each plain and mirrored
-        return 2 * (frames + (1 if frames <= n else len(window_starts(frames, n, dense_overlap(n)))))
-    return 1 if frames <= n else len(window_starts(frames, n, default_overlap(n)))
+        return 2 * (frames + sequence_window_count(frames, n, dense_overlap(n)))
+    return sequence_window_count(frames, n, default_overlap(n))
 
 
 def compute(

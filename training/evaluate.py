@@ -249,9 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baselines-from", default=None, type=Path, metavar="REPORT",
                     help="reuse the learned baselines of an earlier report made under the same protocol settings (checked)")
     ap.add_argument("--head", default="full", choices=HEADS,
-                    help="MPM lifting head: full (overlapping full-sequence windows, the runtime's fast mode), centre (one window per frame, the paper's) or both (their mean)")
+                    help="MPM lifting head: full (full-sequence windows a third of a window apart, averaged), centre (one window per frame, the paper's) or both (their mean; with --flip, the runtime's accurate mode)")
     ap.add_argument("--flip", action="store_true",
-                    help="MPM: average every window with its horizontal mirror (the runtime's accurate mode does; twice the compute)")
+                    help="MPM: average every window with its horizontal mirror (twice the compute)")
     ap.add_argument("--frame-stride", type=int, default=1, help="centre head: evaluate every n-th frame (no accel then)")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default; 1 is faster on a busy machine)")
     ap.add_argument("--protocols", nargs="*", default=list(PROTOCOLS), choices=PROTOCOLS)
