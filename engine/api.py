@@ -16,14 +16,12 @@ from .backends import Backend, load_backend
 from .coords import denormalize_screen, normalize_screen
 from .perspective import ViewCentring
 from .postprocess import fit_bone_lengths, smooth
-from .runtime import WindowStats, dense_overlap, needs_resampling, resample, run_centre, run_sequence
+from .runtime import MODES, WindowStats, needs_resampling, resample, run_lift, run_sequence
 from .trajectory import DEFAULT_FOV_DEG, camera_intrinsics, estimate_root_trajectory
 
 __all__ = [
     "load_backend", "lift", "complete_3d", "complete_2d", "fit_bone_lengths", "smooth", "estimate_root_trajectory",
 ]
-
-MODES = ("fast", "accurate")
 
 
 def _check_backend(backend: Any) -> Backend:
@@ -96,17 +94,7 @@ def lift(
     view = ViewCentring.from_pixels(camera_intrinsics((w, h), intrinsics, fov_deg), w, h) if cfg.view_centring else None
 
     def run(values: np.ndarray, vis: np.ndarray) -> np.ndarray:
-        if mode == "fast":
-            return run_sequence(backend, "lift_full", values, vis, overlap=overlap, batch_size=batch_size, stats=stats, view=view)
-        # Accurate: the mean of both heads, each with flip test-time augmentation; the mean
-        # beats either head alone (assets/models/MODEL_CARD.md, "Inference modes").
-        flip = skel.flip_permutation
-        centre = run_centre(backend, values, vis, flip_permutation=flip, batch_size=batch_size, stats=stats, view=view)
-        full = run_sequence(
-            backend, "lift_full", values, vis, overlap=dense_overlap(cfg.num_frames) if overlap is None else overlap,
-            batch_size=batch_size, stats=stats, view=view, flip_permutation=flip,
-        )
-        return 0.5 * (centre + full)
+        return run_lift(backend, values, vis, mode, view=view, overlap=overlap, batch_size=batch_size, stats=stats)
 
     return _run_at_model_rate(backend, fps, normalised, visible, run)
 

@@ -18,6 +18,7 @@ Everything here is numpy; the network runs behind a :class:`~engine.backends.Bac
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +29,8 @@ from .perspective import ViewCentring
 # Overlap between consecutive full-sequence windows, as a fraction of the window: enough to
 # cross-fade the window edges, small so that few frames are computed twice.
 DEFAULT_OVERLAP_FRACTION = 1 / 16
+# Lifting modes (run_lift): one pass of the full-sequence head, or both heads with flip.
+MODES = ("fast", "accurate")
 
 
 @dataclass
@@ -132,9 +135,8 @@ def _run_windows(
     flip_permutation: np.ndarray | None = None,
 ) -> np.ndarray:
     """One batch of 2D windows (N, T, J, 2) through ``job``, view-centred when ``view`` is
-    given; with ``flip_permutation`` the mirrored windows (x -> -x, left and right joints
-    swapped; about the virtual camera's axis when centred) run in the same batch and their
-    mirrored-back output is averaged in."""
+    given; with ``flip_permutation`` the mirrored windows (about the virtual camera's axis
+    when centred) run in the same batch and their mirrored-back output is averaged in."""
     rotations = None
     if view is not None:
         rotations = view.rotations(x, visible, backend.config.skel)
@@ -142,12 +144,25 @@ def _run_windows(
     if flip_permutation is None:
         out = backend.run(job, x, visible)
     else:
-        perm = flip_permutation
-        mirrored = x[:, :, perm] * np.array([-1.0, 1.0], dtype=np.float32)
-        both = backend.run(job, np.concatenate([x, mirrored]), np.concatenate([visible, visible[:, :, perm]]))
-        plain, flipped = both[: len(x)], both[len(x) :]
-        out = 0.5 * (plain + flipped[..., perm, :] * np.array([-1.0, 1.0, 1.0], dtype=np.float32))
+        out = flip_averaged(lambda xs, vs: backend.run(job, xs, vs), x, visible, flip_permutation)
     return out if rotations is None else ViewCentring.from_virtual(out, rotations)
+
+
+def mirror(values: np.ndarray, permutation: np.ndarray) -> np.ndarray:
+    """The horizontal mirror image of joints (..., J, C): x negated, left and right joints
+    swapped by the skeleton's ``flip_permutation``."""
+    out = values[..., permutation, :].copy()
+    out[..., 0] *= -1
+    return out
+
+
+def flip_averaged(
+    run: Callable[[np.ndarray, np.ndarray], np.ndarray], x: np.ndarray, visible: np.ndarray, permutation: np.ndarray
+) -> np.ndarray:
+    """Flip test-time augmentation: ``run(x, visible)`` on windows (N, T, J, C) and on their
+    mirror image, in one batch, the mirrored output mirrored back and averaged in."""
+    both = run(np.concatenate([x, mirror(x, permutation)]), np.concatenate([visible, visible[..., permutation]]))
+    return 0.5 * (both[: len(x)] + mirror(both[len(x) :], permutation))
 
 
 def run_centre(
@@ -180,6 +195,36 @@ def run_centre(
     if stats is not None:
         stats.add("lift_centre", n, passes * frames)
     return out
+
+
+def run_lift(
+    backend: Backend,
+    points: np.ndarray,
+    visible: np.ndarray,
+    mode: str = "fast",
+    view: ViewCentring | None = None,
+    overlap: int | None = None,
+    batch_size: int | None = None,
+    stats: WindowStats | None = None,
+) -> np.ndarray:
+    """Lift a clip of normalised 2D (F, J, 2) float32 at the model's frame rate to
+    root-relative 3D (F, J, 3), in one of the product's :data:`MODES`: ``fast``, the
+    full-sequence head over windows ``overlap`` frames apart (default: a sixteenth of a
+    window), cross-faded; ``accurate``, the mean of the centre-frame head (one window per
+    frame) and the full-sequence head over windows a third of a window apart (``overlap``
+    overrides), both with flip test-time augmentation: the mean beats either head alone
+    (assets/models/MODEL_CARD.md, "Inference modes")."""
+    if mode not in MODES:
+        raise ValueError(f"mode {mode!r}: expected one of {MODES}")
+    if mode == "fast":
+        return run_sequence(backend, "lift_full", points, visible, overlap=overlap, batch_size=batch_size, stats=stats, view=view)
+    flip = backend.config.skel.flip_permutation
+    centre = run_centre(backend, points, visible, flip_permutation=flip, batch_size=batch_size, stats=stats, view=view)
+    full = run_sequence(
+        backend, "lift_full", points, visible, overlap=dense_overlap(backend.config.num_frames) if overlap is None else overlap,
+        batch_size=batch_size, stats=stats, view=view, flip_permutation=flip,
+    )
+    return 0.5 * (centre + full)
 
 
 def resample(

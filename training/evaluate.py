@@ -22,6 +22,11 @@ Protocols (fixed seed; cameras in ``eval_views.EVAL_CAMERAS``):
 * ``real2d``: real detections (Pose2Sim, ``--real2d``) lifted per camera against the
   triangulated 3D in that camera's frame.
 
+MPM lifts with ``--head`` (the paper's way: ``full``, the default, ``centre`` or ``both``;
+``--flip`` adds flip test-time augmentation) or, with ``--runtime fast|accurate``, through
+the engine's own runtime exactly as ``engine.api`` and the add-on do. ``--baseline-flip``
+gives the MLP baselines the same flip averaging, for a like-for-like comparison.
+
 Metrics per case (``training.metrics``): ``mpjpe``, ``p_mpjpe`` (mm), ``pck150``, ``auc``
 (%), ``accel`` (mm / frame^2 at the model's frame rate), and ``mpjpe_missing`` for
 ``partial3d``; averaged per action then over actions where actions are known (CMU:
@@ -43,12 +48,13 @@ import numpy as np
 import torch
 
 from engine.checkpoint import load_model
+from engine.runtime import MODES
 from engine.skeleton import Skeleton, get_skeleton
 
 from . import metrics
 from .data.cameras import DetectorNoise
 from .eval_views import EVAL_CAMERAS, EvalView, views_from_clips, views_from_sequences
-from .predictors import HEADS, FillPredictor, MLPPredictor, MPMPredictor
+from .predictors import HEADS, FillPredictor, MLPPredictor, MPMPredictor, RuntimePredictor
 
 PROTOCOLS = ("lift_gt2d", "lift_noisy2d", "occluded2d", "partial3d", "real2d")
 OCCLUSION_CASES = {
@@ -202,9 +208,9 @@ def format_table(report: dict) -> str:
 # -- command line ------------------------------------------------------------------------
 # What makes two reports' numbers comparable: the same views of the same motion, cameras,
 # noise and seed, on the same skeleton.
-PROTOCOL_SETTINGS = ("data", "kind", "subjects", "real2d", "views", "real2d_views", "seed", "noise_px", "cameras", "view_centring")
+PROTOCOL_SETTINGS = ("data", "kind", "subjects", "real2d", "views", "real2d_views", "seed", "noise_px", "cameras", "view_centring", "baseline_flip")
 # Settings an older report may lack, and what they were then.
-SETTING_DEFAULTS = {"view_centring": False}
+SETTING_DEFAULTS = {"view_centring": False, "baseline_flip": False}
 
 
 def reuse_baselines(report: dict, earlier: dict) -> list[str]:
@@ -213,7 +219,7 @@ def reuse_baselines(report: dict, earlier: dict) -> list[str]:
     that both were measured under the same protocol settings. Baselines measured in this
     run win. Returns the names copied."""
     as_json = lambda value: json.loads(json.dumps(value))  # noqa: E731  (tuples read back as lists)
-    differ = [k for k in PROTOCOL_SETTINGS if as_json(report.get(k)) != earlier.get(k, SETTING_DEFAULTS.get(k))]
+    differ = [k for k in PROTOCOL_SETTINGS if as_json(report.get(k, SETTING_DEFAULTS.get(k))) != earlier.get(k, SETTING_DEFAULTS.get(k))]
     if report["model"].get("skeleton") != earlier.get("model", {}).get("skeleton"):
         differ.append("skeleton")
     if differ:
@@ -248,10 +254,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baseline", action="append", default=[], metavar="NAME=PATH", help="an MLP baseline checkpoint (repeatable)")
     ap.add_argument("--baselines-from", default=None, type=Path, metavar="REPORT",
                     help="reuse the learned baselines of an earlier report made under the same protocol settings (checked)")
-    ap.add_argument("--head", default="full", choices=HEADS,
-                    help="MPM lifting head: full (full-sequence windows a third of a window apart, averaged), centre (one window per frame, the paper's) or both (their mean; with --flip, the runtime's accurate mode)")
+    ap.add_argument("--head", default=None, choices=HEADS,
+                    help="MPM lifting head: full (full-sequence windows a third of a window apart, averaged), centre (one window per frame, the paper's) or both (their mean; with --flip close to --runtime accurate, which cross-fades its full-sequence windows)")
     ap.add_argument("--flip", action="store_true",
                     help="MPM: average every window with its horizontal mirror (twice the compute)")
+    ap.add_argument("--runtime", default=None, choices=MODES,
+                    help="instead of --head/--flip: lift and complete through the engine's runtime in this mode, exactly as engine.api and the add-on do")
+    ap.add_argument("--baseline-flip", action="store_true",
+                    help="MLP baselines: average every frame with its horizontal mirror (to compare with --flip or --runtime accurate)")
     ap.add_argument("--frame-stride", type=int, default=1, help="centre head: evaluate every n-th frame (no accel then)")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default; 1 is faster on a busy machine)")
     ap.add_argument("--protocols", nargs="*", default=list(PROTOCOLS), choices=PROTOCOLS)
@@ -262,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if not args.data and not args.real2d:
         ap.error("give --data and/or --real2d")
+    if args.runtime and (args.head or args.flip or args.frame_stride != 1):
+        ap.error("--runtime runs the engine's own mode: no --head, --flip or --frame-stride with it")
+    head = None if args.runtime else args.head or "full"
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -277,14 +290,17 @@ def main(argv: list[str] | None = None) -> int:
         from .real2d import real2d_views
 
         real_views = real2d_views(args.real2d, cfg.skeleton, cfg.fps)
-    predictors: dict[str, object] = {"mpm": MPMPredictor(model, head=args.head, frame_stride=args.frame_stride, flip=args.flip)}
+    predictors: dict[str, object] = {
+        "mpm": RuntimePredictor(model, args.runtime) if args.runtime
+        else MPMPredictor(model, head=head, frame_stride=args.frame_stride, flip=args.flip)
+    }
     for item in args.baseline:
         name, _, path = item.partition("=")
         if not path:
             ap.error(f"--baseline {item!r}: expected NAME=PATH")
         from .baselines import load_baseline
 
-        predictors[name] = MLPPredictor(load_baseline(path), cfg.skeleton, view_centring=cfg.view_centring)
+        predictors[name] = MLPPredictor(load_baseline(path), cfg.skeleton, view_centring=cfg.view_centring, flip=args.baseline_flip)
     predictors["fill"] = FillPredictor(cfg.skeleton)
     results = evaluate(predictors, views, real_views, cfg.skeleton, args.seed, args.noise_px, tuple(args.protocols))
     report = {
@@ -293,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         "model": cfg.to_dict(),
         "data": args.data, "kind": args.kind, "subjects": args.subjects, "real2d": args.real2d,
         "views": len(views), "real2d_views": len(real_views),
-        "head": args.head, "flip": args.flip, "frame_stride": args.frame_stride, "seed": args.seed, "noise_px": args.noise_px,
+        "head": head, "flip": args.flip, "runtime": args.runtime, "baseline_flip": args.baseline_flip, "frame_stride": args.frame_stride, "seed": args.seed, "noise_px": args.noise_px,
         "cameras": EVAL_CAMERAS,
         # Lifters trained on centred views (the model's config) lift as if each camera were
         # aimed at the person, from its intrinsics; the MLP baselines do the same.

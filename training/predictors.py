@@ -13,8 +13,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from engine.api import complete_3d
+from engine.backends import TorchBackend
 from engine.model import MPM
 from engine.perspective import ViewCentring
+from engine.runtime import MODES, flip_averaged, run_lift
 from engine.skeleton import get_skeleton
 
 from .baselines import MLPLifter, fill_missing
@@ -63,15 +66,11 @@ class MPMPredictor:
 
     def _run(self, x: np.ndarray, visible: np.ndarray, head: str) -> np.ndarray:
         """The model on windows (N, T, J, 2 or 3) -> (N, J, 3) centre or (N, T, J, 3) full;
-        with ``flip`` averaged with the mirrored windows' output, flipped back."""
-        plain = self._run_plain(x, visible, head)
+        with ``flip`` averaged with the mirrored windows' output, mirrored back."""
+        run = lambda xs, vs: self._run_plain(xs, vs, head)  # noqa: E731
         if not self.flip:
-            return plain
-        perm = get_skeleton(self.model.cfg.skeleton).flip_permutation
-        mirror_in = np.ones(x.shape[-1], np.float32)
-        mirror_in[0] = -1.0
-        mirrored = self._run_plain(x[..., perm, :] * mirror_in, visible[..., perm], head)
-        return 0.5 * (plain + mirrored[..., perm, :] * np.array([-1.0, 1.0, 1.0], np.float32))
+            return run(x, visible)
+        return flip_averaged(run, x, visible, get_skeleton(self.model.cfg.skeleton).flip_permutation)
 
     @torch.no_grad()
     def _run_plain(self, x: np.ndarray, visible: np.ndarray, head: str) -> np.ndarray:
@@ -155,17 +154,23 @@ class MPMPredictor:
 class MLPPredictor:
     """The single-frame MLP; hidden 2D joints are filled first (interpolation / mirror).
     ``view_centring``: each frame lifted as if the camera were aimed at the person (where
-    ``centring`` gives the camera), like the MPM model it is compared with."""
+    ``centring`` gives the camera), like the MPM model it is compared with. ``flip``: each
+    frame also lifted mirrored, averaged in (the test-time augmentation MPM's accurate
+    mode uses, for a like-for-like comparison)."""
 
     name = "mlp"
 
-    def __init__(self, model: MLPLifter, skeleton: str, device: str = "cpu", view_centring: bool = False) -> None:
+    def __init__(self, model: MLPLifter, skeleton: str, device: str = "cpu", view_centring: bool = False, flip: bool = False) -> None:
         self.model = model.eval().to(device)
         self.skeleton = skeleton
         self.device = device
         self.view_centring = view_centring
+        self.flip = flip
 
     @torch.no_grad()
+    def _run(self, frames: np.ndarray, visible: np.ndarray) -> np.ndarray:
+        return self.model(torch.from_numpy(frames).to(self.device)).cpu().numpy()
+
     def lift_many(self, items: list[tuple[np.ndarray, np.ndarray]], centring: Centring = None) -> list[np.ndarray]:
         views = list(centring) if centring is not None and self.view_centring else [None] * len(items)
         filled, rotations = [], []
@@ -175,9 +180,43 @@ class MLPPredictor:
             frames, r = _centred(points[:, None].astype(np.float32), vis[:, None], view, self.skeleton)  # each frame a window
             filled.append(frames[:, 0])
             rotations.append(r)
-        x = torch.from_numpy(np.concatenate(filled).astype(np.float32)).to(self.device)
-        pred = ViewCentring.from_virtual(self.model(x).cpu().numpy(), np.concatenate(rotations))
+        x = np.concatenate(filled).astype(np.float32)
+        everywhere = np.ones(x.shape[:2], bool)  # the filled frames are whole
+        if self.flip:
+            pred = flip_averaged(self._run, x, everywhere, get_skeleton(self.skeleton).flip_permutation)
+        else:
+            pred = self._run(x, everywhere)
+        pred = ViewCentring.from_virtual(pred, np.concatenate(rotations))
         return np.split(pred, np.cumsum([len(f) for f in filled])[:-1])
+
+
+class RuntimePredictor:
+    """MPM through the engine's own runtime on a :class:`~engine.backends.TorchBackend`,
+    clip by clip: lifting with :func:`engine.runtime.run_lift` in the product's ``fast`` or
+    ``accurate`` mode and 3D completion with :func:`engine.api.complete_3d`, so that the
+    evaluation measures exactly what the add-on and ``engine.api`` give (their windows,
+    cross-fades and flip), where :class:`MPMPredictor` measures the heads the paper's way."""
+
+    def __init__(self, model: MPM, mode: str = "fast", device: str = "cpu") -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode {mode!r}: expected one of {MODES}")
+        self.backend = TorchBackend(model, device=device)
+        self.mode = mode
+        self.name = f"mpm_{mode}"
+
+    def lift_many(self, items: list[tuple[np.ndarray, np.ndarray]], centring: Centring = None) -> list[np.ndarray]:
+        """As :meth:`MPMPredictor.lift_many`."""
+        views = list(centring) if centring is not None and self.backend.config.view_centring else [None] * len(items)
+        outs = []
+        for (points, visible), view in zip(items, views):
+            vis = visible & np.isfinite(points).all(-1)
+            x = np.where(vis[..., None], points, 0.0).astype(np.float32)
+            outs.append(run_lift(self.backend, x, vis, self.mode, view=view))
+        return outs
+
+    def complete_many(self, items: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+        """As :meth:`MPMPredictor.complete_many`."""
+        return [complete_3d(self.backend, pose, visible & np.isfinite(pose).all(-1)) for pose, visible in items]
 
 
 class FillPredictor:
