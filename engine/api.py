@@ -70,9 +70,10 @@ def lift(
     masked (the network fills them in). ``fps`` is the clip's frame rate (None: the
     model's). ``mode``: ``fast`` (full-sequence head, one window per ``num_frames`` frames)
     or ``accurate`` (the mean of the centre-frame head, one window per frame, and the
-    full-sequence head over windows a third of a window apart, both with flip test-time
-    augmentation). ``overlap``: frames shared by consecutive full-sequence windows (default:
-    a sixteenth of a window in fast mode, two thirds in accurate mode).
+    full-sequence head over windows a third of a window apart); each with flip test-time
+    augmentation (every window also run mirrored). ``overlap``: frames shared by
+    consecutive full-sequence windows (default: a sixteenth of a window in fast mode, two
+    thirds in accurate mode).
     A model trained on centred views (``config.view_centring``) lifts each window as if
     the camera were aimed at the person (:mod:`engine.perspective`), which needs the
     camera: ``intrinsics`` (fx, fy, cx, cy) in pixels, or else a horizontal field of view

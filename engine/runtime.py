@@ -29,7 +29,8 @@ from .perspective import ViewCentring
 # Overlap between consecutive full-sequence windows, as a fraction of the window: enough to
 # cross-fade the window edges, small so that few frames are computed twice.
 DEFAULT_OVERLAP_FRACTION = 1 / 16
-# Lifting modes (run_lift): one pass of the full-sequence head, or both heads with flip.
+# Lifting modes (run_lift): the full-sequence head over a few overlapping windows, or both
+# heads over dense windows; both with flip test-time augmentation.
 MODES = ("fast", "accurate")
 
 
@@ -209,16 +210,20 @@ def run_lift(
 ) -> np.ndarray:
     """Lift a clip of normalised 2D (F, J, 2) float32 at the model's frame rate to
     root-relative 3D (F, J, 3), in one of the product's :data:`MODES`: ``fast``, the
-    full-sequence head over windows ``overlap`` frames apart (default: a sixteenth of a
-    window), cross-faded; ``accurate``, the mean of the centre-frame head (one window per
-    frame) and the full-sequence head over windows a third of a window apart (``overlap``
-    overrides), both with flip test-time augmentation: the mean beats either head alone
-    (assets/models/MODEL_CARD.md, "Inference modes")."""
+    full-sequence head over windows overlapping by ``overlap`` frames (default: a sixteenth
+    of a window), cross-faded; ``accurate``, the mean of the centre-frame head (one window
+    per frame) and the full-sequence head over windows a third of a window apart
+    (``overlap`` overrides), which beats either head alone. Both modes use flip test-time
+    augmentation: twice the windows, and 2-4 mm better lifting than without it for the
+    shipped model (assets/models/MODEL_CARD.md, "Inference modes")."""
     if mode not in MODES:
         raise ValueError(f"mode {mode!r}: expected one of {MODES}")
-    if mode == "fast":
-        return run_sequence(backend, "lift_full", points, visible, overlap=overlap, batch_size=batch_size, stats=stats, view=view)
     flip = backend.config.skel.flip_permutation
+    if mode == "fast":
+        return run_sequence(
+            backend, "lift_full", points, visible, overlap=overlap, batch_size=batch_size, stats=stats, view=view,
+            flip_permutation=flip,
+        )
     centre = run_centre(backend, points, visible, flip_permutation=flip, batch_size=batch_size, stats=stats, view=view)
     full = run_sequence(
         backend, "lift_full", points, visible, overlap=dense_overlap(backend.config.num_frames) if overlap is None else overlap,

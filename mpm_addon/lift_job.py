@@ -167,7 +167,7 @@ def expected_windows(backend: Backend, frames: int, fps: float, mode: str) -> in
     n = cfg.num_frames
     if mode == "accurate":  # a window per frame and the dense full-sequence windows, each plain and mirrored
         return 2 * (frames + sequence_window_count(frames, n, dense_overlap(n)))
-    return sequence_window_count(frames, n, default_overlap(n))
+    return 2 * sequence_window_count(frames, n, default_overlap(n))  # each plain and mirrored
 
 
 def compute(

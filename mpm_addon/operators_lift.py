@@ -19,8 +19,8 @@ from .preferences import get_preferences
 from .track_names import match_tracks
 
 MODE_ITEMS = (
-    ("FAST", "Fast", "Full-sequence head: one pass per window of frames"),
-    ("ACCURATE", "Accurate", "Centre-frame and full-sequence heads averaged, with flip averaging: one pass per frame, slower"),
+    ("FAST", "Fast", "Full-sequence head with flip averaging: two passes per window of frames"),
+    ("ACCURATE", "Accurate", "Centre-frame and full-sequence heads averaged, with flip averaging: two passes per frame, slower"),
 )
 SMOOTHING_ITEMS = (
     ("NONE", "None", "Keep the model's output as it is"),

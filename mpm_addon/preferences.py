@@ -53,8 +53,8 @@ class MPMPreferences(bpy.types.AddonPreferences):
     default_mode: bpy.props.EnumProperty(
         name="Default Mode",
         items=(
-            ("FAST", "Fast", "Full-sequence head: one window per stretch of frames"),
-            ("ACCURATE", "Accurate", "Centre-frame and full-sequence heads averaged, with flip augmentation: one window per frame"),
+            ("FAST", "Fast", "Full-sequence head with flip augmentation: two windows per stretch of frames"),
+            ("ACCURATE", "Accurate", "Centre-frame and full-sequence heads averaged, with flip augmentation: two windows per frame"),
         ),
         default="FAST",
     )

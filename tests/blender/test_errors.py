@@ -93,10 +93,11 @@ def test_cancelling_creates_nothing(scene, tmp_path, bundled_model):
     assert set(bpy.data.objects) == objects and set(bpy.data.actions) == actions
 
 
-def test_progress_reaches_the_end(scene, tmp_path, bundled_model):
+@pytest.mark.parametrize("mode", ["fast", "accurate"])
+def test_progress_reaches_the_end(scene, tmp_path, bundled_model, mode):
     clip = walk_clip(tmp_path, frames=300)
     lift_job = ext("lift_job")
     seen: list[float] = []
     inp = lift_job.gather(bpy.context, clip, "", None)
-    lift_job.compute(inp, lift_job.LiftSettings(mode="accurate"), progress=seen.append)
+    lift_job.compute(inp, lift_job.LiftSettings(mode=mode), progress=seen.append)
     assert len(seen) > 1 and np.all(np.diff(seen) > 0) and seen[-1] == pytest.approx(1.0)

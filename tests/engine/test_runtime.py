@@ -10,7 +10,9 @@ from engine.api import complete_2d, complete_3d, lift
 from engine.backends import Backend, TorchBackend, load_backend
 from engine.config import MPMConfig
 from engine.coords import normalize_screen
-from engine.runtime import WindowStats, default_overlap, dense_overlap, resample, run_centre, run_sequence, window_starts
+from engine.runtime import (
+    WindowStats, default_overlap, dense_overlap, flip_averaged, resample, run_centre, run_sequence, window_starts,
+)
 
 SIZE = (1088, 1920)
 
@@ -121,7 +123,8 @@ def test_short_clip_is_one_edge_padded_window(backend, clip):
     visible = np.isfinite(short).all(-1) & (short_conf >= 0.3)
     x = np.where(visible[..., None], normalize_screen(np.nan_to_num(short), *SIZE), 0).astype(np.float32)
     index = np.minimum(np.arange(n), 9)
-    direct = backend.run("lift_full", x[index][None], visible[index][None])[0, :10]
+    run = lambda xs, vs: backend.run("lift_full", xs, vs)  # noqa: E731
+    direct = flip_averaged(run, x[index][None], visible[index][None], backend.config.skel.flip_permutation)[0, :10]
     np.testing.assert_allclose(out, direct, atol=1e-6)
     assert out.shape == (10, backend.config.num_joints, 3)
     np.testing.assert_allclose(out[:, 0], 0, atol=1e-6)  # root-relative
@@ -151,23 +154,38 @@ def test_masked_joints_never_leak_their_values(backend, clip):
     assert np.isfinite(out_a).all()
 
 
-def test_accurate_mode_with_flip_is_mirror_equivariant(backend, clip):
-    """Flip test-time augmentation averages the input and its mirror image, so lifting the
-    mirrored clip gives exactly the mirrored result."""
+@pytest.mark.parametrize("mode", ["fast", "accurate"])
+def test_lifting_with_flip_is_mirror_equivariant(backend, clip, mode):
+    """Both modes average each window and its mirror image (flip test-time augmentation),
+    so lifting the mirrored clip gives exactly the mirrored result."""
     points, conf, _ = clip
     points, conf = points[:40], conf[:40]
     perm = backend.config.skel.flip_permutation
     w = SIZE[0]
     mirrored = np.stack([w - points[..., 0], points[..., 1]], -1)[:, perm]
     stats = WindowStats()
-    out = lift(backend, points, conf, SIZE, mode="accurate", stats=stats)
-    out_m = lift(backend, mirrored, conf[:, perm], SIZE, mode="accurate")
+    out = lift(backend, points, conf, SIZE, mode=mode, stats=stats)
+    out_m = lift(backend, mirrored, conf[:, perm], SIZE, mode=mode)
     np.testing.assert_allclose(out_m, out[:, perm] * [-1, 1, 1], atol=1e-5)
     n = backend.config.num_frames
+    if mode == "fast":  # the full-sequence windows only, each twice
+        assert dict(stats.windows) == {("lift_full", n): 2 * len(window_starts(40, n, default_overlap(n)))}
+        return
     assert stats.windows[("lift_centre", n)] == 2 * 40  # one window per frame, twice
     assert stats.windows[("lift_full", n)] == 2 * len(window_starts(40, n, dense_overlap(n)))  # and a full window every n // 3 frames
     fast = lift(backend, points, conf, SIZE, mode="fast")
     assert np.abs(fast - out).max() > 1e-4  # not the fast mode's answer
+
+
+def test_fast_mode_is_the_full_head_with_flip(backend, clip):
+    points, conf, _ = clip
+    perm = backend.config.skel.flip_permutation
+    visible = conf >= 0.3
+    x = normalize_screen(points, *SIZE).astype(np.float32)
+    flipped = run_sequence(backend, "lift_full", x, visible, flip_permutation=perm)
+    plain = run_sequence(backend, "lift_full", x, visible)
+    assert np.abs(flipped - plain).max() > 1e-4
+    np.testing.assert_allclose(lift(backend, points, conf, SIZE, mode="fast"), flipped, atol=1e-5)
 
 
 def test_accurate_mode_is_the_mean_of_both_heads_with_flip(backend, clip):
