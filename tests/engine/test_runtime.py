@@ -219,7 +219,8 @@ def test_frame_rate_is_resampled_to_the_model_and_back():
     stats = WindowStats()
     out = complete_3d(echo, pose, np.ones(pose.shape[:2], bool) & (np.arange(cfg.num_joints) != 5), fps=60.0, stats=stats)
     assert out.shape == pose.shape
-    assert stats.windows[("complete_3d", 27)] == len(window_starts(100, 27, default_overlap(27)))  # 200 frames at 60 fps -> 100 at 30
+    # 200 frames at 60 fps -> 100 at 30; each window also runs mirrored
+    assert stats.windows[("complete_3d", 27)] == 2 * len(window_starts(100, 27, default_overlap(27)))
     np.testing.assert_allclose(out[:, 5], pose[:, 5], atol=2e-4)  # smooth motion survives 60 -> 30 -> 60
 
 
@@ -250,6 +251,10 @@ def test_complete_3d_keeps_observed_joints_bit_for_bit_and_follows_translation(b
     assert np.isfinite(out).all()
     moved = complete_3d(backend, holes + [1.0, -2.0, 3.0], visible)
     np.testing.assert_allclose(moved - [1.0, -2.0, 3.0], out, atol=1e-5)
+    # flip averaging: the mirrored clip (x -> -x, left and right swapped) completes mirrored
+    perm = backend.config.skel.flip_permutation
+    mirrored = complete_3d(backend, holes[:, perm] * [-1.0, 1.0, 1.0], visible[:, perm])
+    np.testing.assert_allclose(mirrored[:, perm] * [-1.0, 1.0, 1.0], out, atol=1e-5)
 
 
 def test_complete_2d_fills_gaps_in_pixels(backend, clip):
