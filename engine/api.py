@@ -151,7 +151,9 @@ def complete_2d(
     overlap: int | None = None,
     stats: WindowStats | None = None,
 ) -> np.ndarray:
-    """Fill gaps in 2D tracks (F, J, 2) in pixels; observed joints come back unchanged."""
+    """Fill gaps in 2D tracks (F, J, 2) in pixels; observed joints come back unchanged (with
+    flip test-time augmentation: every window also filled mirrored about the image's
+    vertical centre line)."""
     backend = _check_backend(backend)
     skel = backend.config.skel
     points = validate.joint_array("points_px", points_px, skel, 2)
@@ -162,7 +164,12 @@ def complete_2d(
     normalised = _normalised(points, visible, w, h)
 
     def run(values: np.ndarray, vis: np.ndarray) -> np.ndarray:
-        return run_sequence(backend, "complete_2d", values, vis, overlap=overlap, batch_size=batch_size, stats=stats)
+        # With flip averaging, as lifting and 3D completion: 0.1-0.3 px better on every gap
+        # case measured with the shipped model (docs/engine-runtime.md).
+        return run_sequence(
+            backend, "complete_2d", values, vis, overlap=overlap, batch_size=batch_size, stats=stats,
+            flip_permutation=skel.flip_permutation,
+        )
 
     predicted = _run_at_model_rate(backend, validate.frame_rate(fps), normalised, visible, run)
     filled = denormalize_screen(predicted, w, h).astype(points.dtype)

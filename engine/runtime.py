@@ -99,7 +99,8 @@ def run_sequence(
 ) -> np.ndarray:
     """Run a full-sequence job over a whole clip: ``pose`` (F, J, C) float32, ``visible`` (F, J)
     -> (F, J, C_out). ``view`` (2D-to-3D jobs only): centre each window's view first.
-    ``flip_permutation`` (lifting and 3D completion): flip test-time augmentation."""
+    ``flip_permutation``: flip test-time augmentation (x mirrored about 0, the image's
+    vertical centre line in normalised 2D, the camera axis in 3D)."""
     n = backend.config.num_frames
     frames = len(pose)
     passes = 1 if flip_permutation is None else 2

@@ -20,7 +20,13 @@ METHODS_3D = (
     ("INTERPOLATE", "Interpolate", "Straight lines in time across each gap (no model)"),
     ("MIRROR", "Mirror", "The other side's limb, reflected across the body (no model)"),
 )
-METHODS_2D = METHODS_3D[:2]
+METHODS_2D = (
+    # Measured in benchmarks/bench_gap_filling.py: the model wins on every case but both legs
+    # lost over a long stretch, where no window shows it a leg.
+    ("MODEL", "Model", "The pose model fills the gaps from the rest of the body and the motion around them "
+     "(best, except when both legs are lost for long: interpolate those)"),
+    METHODS_3D[1],
+)
 
 
 class CompletionError(Exception):
