@@ -1,15 +1,20 @@
 """How well 2D gaps are filled (a script, not a test): the model (``engine.api.complete_2d``,
-with and without flip averaging) against interpolation (``training.baselines.fill_missing``,
-what "Fill Track Gaps" offers as its other method).
+as the product runs it and without ``anchor``) against interpolation
+(``training.baselines.fill_missing``; "Fill Track Gaps" offers interpolation as its other
+method).
 
 The clips of the held-out subjects are projected through the evaluation cameras
 (``training.eval_views``: 4 azimuths, 1000 x 1000 px, 50-degree field of view). In each
 view, joints are hidden and filled, and the error is measured in pixels on the hidden
 joints only:
 
-* ``span40_<limbs>``: whole limbs hidden over the middle 40 % of the clip;
+* ``<limbs>_<L>f``: whole limbs hidden over the middle L frames of the clip (L = 10, 40,
+  160; clips shorter than L + 20 frames are left out of that case);
 * ``random_spans``: every joint but the root hidden over two stretches of 5-60 frames each,
   drawn at random (seeded per view).
+
+How good interpolation is depends on how much the lost limb moves, so the numbers are
+the held-out subject's motions', not a general rule.
 
     python benchmarks/bench_gap_filling.py --checkpoint assets/models/mpm_base.pt \\
         --data build/data/cmu_all.npz --subjects 02 --json gap_filling.json
@@ -26,29 +31,32 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine import api  # noqa: E402
-from engine.backends import Backend  # noqa: E402
-from engine.runtime import run_sequence  # noqa: E402
 from engine.skeleton import Skeleton  # noqa: E402
 from training.baselines import fill_missing  # noqa: E402
 from training.evaluate import load_views  # noqa: E402
 
 LIMB_CASES = {
+    "left_leg": ("left_leg",),
     "2_legs": ("left_leg", "right_leg"),
+    "right_arm": ("right_arm",),
     "2_arms": ("left_arm", "right_arm"),
     "left_leg_left_arm": ("left_leg", "left_arm"),
-    "right_arm": ("right_arm",),
 }
+SPAN_FRAMES = (10, 40, 160)
 
 
 def gap_masks(frames: int, skel: Skeleton, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """(F, J) visible masks, one per case; ``rng`` draws the random spans."""
+    """(F, J) visible masks, one per case that fits the clip; ``rng`` draws the random spans."""
     masks = {}
-    start, stop = int(frames * 0.3), int(frames * 0.7)
     for case, limbs in LIMB_CASES.items():
-        visible = np.ones((frames, skel.num_joints), bool)
-        for limb in limbs:
-            visible[start:stop, skel.limb_indices(limb)] = False
-        masks[f"span40_{case}"] = visible
+        for span in SPAN_FRAMES:
+            if frames < span + 20:
+                continue
+            start = (frames - span) // 2
+            visible = np.ones((frames, skel.num_joints), bool)
+            for limb in limbs:
+                visible[start : start + span, skel.limb_indices(limb)] = False
+            masks[f"{case}_{span}f"] = visible
     visible = np.ones((frames, skel.num_joints), bool)
     for j in range(skel.num_joints):
         if j == skel.root:
@@ -59,16 +67,6 @@ def gap_masks(frames: int, skel: Skeleton, rng: np.random.Generator) -> dict[str
             visible[first : first + length, j] = False
     masks["random_spans"] = visible
     return masks
-
-
-def complete_2d_without_flip(backend: Backend, points: np.ndarray, visible: np.ndarray, size, fps: float) -> np.ndarray:
-    """``engine.api.complete_2d`` with its flip averaging switched off (for the comparison)."""
-    original = api.run_sequence
-    api.run_sequence = lambda *args, **kwargs: run_sequence(*args, **{**kwargs, "flip_permutation": None})
-    try:
-        return api.complete_2d(backend, points, visible, size, fps=fps)
-    finally:
-        api.run_sequence = original
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,8 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     views = load_views(args.data, args.kind, None, args.subjects, cfg.skel.name, cfg.fps)
     methods = {
         "interpolation": lambda pts, vis, view: fill_missing(pts, vis, cfg.skel),
-        "model": lambda pts, vis, view: complete_2d_without_flip(backend, pts, vis, view.image_size, cfg.fps),
-        "model_flip": lambda pts, vis, view: api.complete_2d(backend, pts, vis, view.image_size, fps=cfg.fps),
+        "model_unanchored": lambda pts, vis, view: api.complete_2d(backend, pts, vis, view.image_size, cfg.fps, anchor=False),
+        "model": lambda pts, vis, view: api.complete_2d(backend, pts, vis, view.image_size, cfg.fps),
     }
     errors: dict[str, dict[str, list[np.ndarray]]] = {}
     for index, view in enumerate(views):
@@ -98,11 +96,14 @@ def main(argv: list[str] | None = None) -> int:
                 filled = method(holes, visible, view)
                 errors.setdefault(case, {}).setdefault(name, []).append(np.linalg.norm(filled - truth, axis=-1)[~visible])
 
-    results = {case: {name: float(np.concatenate(e).mean()) for name, e in by_method.items()} for case, by_method in errors.items()}
+    results = {
+        case: {"views": len(by_method["model"]), **{name: float(np.concatenate(e).mean()) for name, e in by_method.items()}}
+        for case, by_method in errors.items()
+    }
     print(f"{len(views)} views; mean error on the hidden joints, px")
-    print(f"{'case':28s}" + "".join(f"{name:>16s}" for name in methods))
+    print(f"{'case':28s}{'views':>6s}" + "".join(f"{name:>18s}" for name in methods))
     for case, by_method in results.items():
-        print(f"{case:28s}" + "".join(f"{by_method[name]:16.2f}" for name in methods))
+        print(f"{case:28s}{by_method['views']:6d}" + "".join(f"{by_method[name]:18.2f}" for name in methods))
     if args.json:
         args.json.write_text(json.dumps({
             "checkpoint": str(args.checkpoint), "data": args.data, "subjects": args.subjects, "seed": args.seed,

@@ -21,10 +21,10 @@ METHODS_3D = (
     ("MIRROR", "Mirror", "The other side's limb, reflected across the body (no model)"),
 )
 METHODS_2D = (
-    # Measured in benchmarks/bench_gap_filling.py: the model wins on every case but both legs
-    # lost over a long stretch, where no window shows it a leg.
+    # Measured in benchmarks/bench_gap_filling.py: the model wins on arms, many joints and
+    # long gaps; interpolation on gaps of a few frames and on legs alone.
     ("MODEL", "Model", "The pose model fills the gaps from the rest of the body and the motion around them "
-     "(best, except when both legs are lost for long: interpolate those)"),
+     "(best for arms and long gaps; interpolate short gaps and lost legs)"),
     METHODS_3D[1],
 )
 
