@@ -8,7 +8,7 @@ The clips of the held-out subjects are projected through the evaluation cameras
 view, joints are hidden and filled, and the error is measured in pixels on the hidden
 joints only:
 
-* ``<limbs>_<L>f``: whole limbs hidden over the middle L frames of the clip (L = 10, 40,
+* ``<limbs>_<L>f``: whole limbs hidden over the middle L frames of the clip (L = 10, 20, 40,
   160; clips shorter than L + 20 frames are left out of that case);
 * ``random_spans``: every joint but the root hidden over two stretches of 5-60 frames each,
   drawn at random (seeded per view).
@@ -42,7 +42,7 @@ LIMB_CASES = {
     "2_arms": ("left_arm", "right_arm"),
     "left_leg_left_arm": ("left_leg", "left_arm"),
 }
-SPAN_FRAMES = (10, 40, 160)
+SPAN_FRAMES = (10, 20, 40, 160)
 
 
 def gap_masks(frames: int, skel: Skeleton, rng: np.random.Generator) -> dict[str, np.ndarray]:

@@ -158,7 +158,7 @@ def complete_2d(
     ``anchor``: shift each filled stretch so that it meets the observed track at both ends
     (the model's own error on the frames beside the gap, interpolated across it), so a
     filled stretch joins its track without a jump; the shipped model fills 0.5-4.7 px
-    closer with it in 15 of 16 gap cases (benchmarks/bench_gap_filling.py)."""
+    closer with it in 19 of 20 gap cases (benchmarks/bench_gap_filling.py)."""
     backend = _check_backend(backend)
     skel = backend.config.skel
     points = validate.joint_array("points_px", points_px, skel, 2)
