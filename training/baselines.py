@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from engine.gaps import fill_interpolate
 from engine.skeleton import Skeleton, get_skeleton
 
 BASELINE_FORMAT = "mpm-baseline"
@@ -98,22 +99,6 @@ def load_baseline(path: str | os.PathLike, device: str = "cpu") -> MLPLifter:
 
 
 # -- non-learned fill --------------------------------------------------------------------
-def _interpolate_in_time(values: np.ndarray, visible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Fill each joint's hidden frames by linear interpolation between its visible ones
-    (held constant before the first and after the last); joints never visible stay."""
-    out = values.copy()
-    filled = visible.copy()
-    frames = np.arange(values.shape[0])
-    for j in range(values.shape[1]):
-        seen = visible[:, j]
-        if seen.all() or not seen.any():
-            continue
-        for c in range(values.shape[2]):
-            out[~seen, j, c] = np.interp(frames[~seen], frames[seen], values[seen, j, c])
-        filled[:, j] = True
-    return out, filled
-
-
 def _mirror(values: np.ndarray, filled: np.ndarray, skeleton: Skeleton) -> np.ndarray:
     """Joints still missing become their left/right twin reflected across the plane (3D) or
     line (2D) of symmetry: through the pelvis, normal to the hip (else shoulder) axis."""
@@ -149,6 +134,6 @@ def fill_missing(values: np.ndarray, visible: np.ndarray, skeleton: str | Skelet
     skel = get_skeleton(skeleton) if isinstance(skeleton, str) else skeleton
     values = np.nan_to_num(np.asarray(values, np.float64))
     visible = np.asarray(visible, bool) & np.isfinite(values).all(-1)
-    interp, filled = _interpolate_in_time(values, visible)
-    return _mirror(interp, filled, skel)
+    # Interpolation fills every joint seen at least once; the mirror fills the rest.
+    return _mirror(fill_interpolate(values, visible), visible | visible.any(0), skel)
 
