@@ -1,7 +1,7 @@
 """How well 2D gaps are filled (a script, not a test): the model (``engine.api.complete_2d``,
-as the product runs it and without ``anchor``) against interpolation
-(``training.baselines.fill_missing``; "Fill Track Gaps" offers interpolation as its other
-method).
+as the product runs it and without ``anchor``), the choice per gap between the model and
+interpolation (``choose_per_gap=True``, "Fill Track Gaps" > Best per Gap) and
+interpolation alone (``training.baselines.fill_missing``).
 
 The clips of the held-out subjects are projected through the evaluation cameras
 (``training.eval_views``: 4 azimuths, 1000 x 1000 px, 50-degree field of view). In each
@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         "interpolation": lambda pts, vis, view: fill_missing(pts, vis, cfg.skel),
         "model_unanchored": lambda pts, vis, view: api.complete_2d(backend, pts, vis, view.image_size, cfg.fps, anchor=False),
         "model": lambda pts, vis, view: api.complete_2d(backend, pts, vis, view.image_size, cfg.fps),
+        "per_gap": lambda pts, vis, view: api.complete_2d(backend, pts, vis, view.image_size, cfg.fps, choose_per_gap=True),
     }
     errors: dict[str, dict[str, list[np.ndarray]]] = {}
     for index, view in enumerate(views):

@@ -14,6 +14,7 @@ import numpy as np
 from . import validate
 from .backends import Backend, load_backend
 from .coords import denormalize_screen, normalize_screen
+from .gap_choice import fill_choosing_per_gap
 from .gaps import fill_interpolate
 from .perspective import ViewCentring
 from .postprocess import fit_bone_lengths, smooth
@@ -152,13 +153,18 @@ def complete_2d(
     overlap: int | None = None,
     stats: WindowStats | None = None,
     anchor: bool = True,
+    choose_per_gap: bool = False,
 ) -> np.ndarray:
     """Fill gaps in 2D tracks (F, J, 2) in pixels; observed joints come back unchanged.
 
     ``anchor``: shift each filled stretch so that it meets the observed track at both ends
     (the model's own error on the frames beside the gap, interpolated across it), so a
     filled stretch joins its track without a jump; the shipped model fills 0.5-4.7 px
-    closer with it in 19 of 20 gap cases (benchmarks/bench_gap_filling.py)."""
+    closer with it in 19 of 20 gap cases (benchmarks/bench_gap_filling.py).
+
+    ``choose_per_gap``: fill each gap with the model or by linear interpolation, whichever
+    fills stand-ins of that gap cut elsewhere in the same tracks better
+    (:func:`engine.gap_choice.fill_choosing_per_gap`; the model runs a few more times)."""
     backend = _check_backend(backend)
     skel = backend.config.skel
     points = validate.joint_array("points_px", points_px, skel, 2)
@@ -166,17 +172,23 @@ def complete_2d(
         points = points.astype(np.float32)
     w, h = validate.image_size(image_size)
     visible = _observed_mask("points_px", points, visible, skel)
-    normalised = _normalised(points, visible, w, h)
+    model_fps = validate.frame_rate(fps)
 
     def run(values: np.ndarray, vis: np.ndarray) -> np.ndarray:
         # No flip averaging here: measured on the shipped model it moved the gap cases by
         # -0.5..+0.5 px, nothing for twice the windows (lifting and 3D completion gain from it).
         return run_sequence(backend, "complete_2d", values, vis, overlap=overlap, batch_size=batch_size, stats=stats)
 
-    predicted = denormalize_screen(_run_at_model_rate(backend, validate.frame_rate(fps), normalised, visible, run), w, h)
-    if anchor:
-        predicted = predicted + fill_interpolate(np.where(visible[..., None], points - predicted, 0.0), visible)
-    return np.where(visible[..., None], points, predicted.astype(points.dtype))
+    def model_fill(values: np.ndarray, vis: np.ndarray) -> np.ndarray:
+        predicted = denormalize_screen(_run_at_model_rate(backend, model_fps, _normalised(values, vis, w, h), vis, run), w, h)
+        if anchor:
+            predicted = predicted + fill_interpolate(np.where(vis[..., None], values - predicted, 0.0), vis)
+        return np.where(vis[..., None], values, predicted.astype(values.dtype))
+
+    if choose_per_gap:
+        filled, _ = fill_choosing_per_gap(points, visible, {"model": model_fill, "interpolation": fill_interpolate})
+        return filled.astype(points.dtype)
+    return model_fill(points, visible)
 
 
 def _normalised(points: np.ndarray, visible: np.ndarray, w: float, h: float) -> np.ndarray:

@@ -162,7 +162,9 @@ def cmd_complete(args: argparse.Namespace) -> None:
             visible = np.isfinite(clip.points).all(-1)
             if clip.confidence is not None:
                 visible &= np.nan_to_num(np.asarray(clip.confidence, dtype=np.float64)) >= args.min_confidence
-        outputs["points"] = complete_2d(backend, clip.points, visible, image_size, fps=fps)
+        outputs["points"] = complete_2d(
+            backend, clip.points, visible, image_size, fps=fps, choose_per_gap=args.gap_fill == "best"
+        )
     write_output(Path(args.out), outputs)
     if args.bvh:
         if clip.poses is None:
@@ -227,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("complete", help="fill missing joints of 3D poses (or gaps in 2D tracks)")
     model_options(p)
     input_options(p)
+    p.add_argument("--gap-fill", default="best", choices=("best", "model"),
+                   help="2D tracks: 'best' fills each gap by the model or by interpolation, whichever fills "
+                        "stand-ins of it elsewhere in the tracks better (default); 'model' by the model alone")
     p.set_defaults(run=cmd_complete)
 
     p = sub.add_parser("export", help="checkpoint -> ONNX model set")

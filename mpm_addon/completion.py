@@ -3,7 +3,8 @@
 
 ``MODEL`` runs the engine's masked completion (``engine.api.complete_3d`` /
 ``complete_2d``) on the model the preferences choose (opened through ``models``);
-``INTERPOLATE`` bridges each gap linearly in time; ``MIRROR`` copies the other side's
+``INTERPOLATE`` bridges each gap linearly in time; ``AUTO`` (2D) takes, gap by gap,
+whichever of the two fills stand-ins of the gap better; ``MIRROR`` copies the other side's
 limb reflected across the body (3D only). The non-learned methods need no model.
 """
 from __future__ import annotations
@@ -22,9 +23,11 @@ METHODS_3D = (
 )
 METHODS_2D = (
     # Measured in benchmarks/bench_gap_filling.py: the model wins on arms, many joints and
-    # long gaps; interpolation on gaps of a few frames and on legs alone.
-    ("MODEL", "Model", "The pose model fills the gaps from the rest of the body and the motion around them "
-     "(best for arms and long gaps; interpolate short gaps and lost legs)"),
+    # long gaps, interpolation on gaps of a few frames and on legs that barely move; trying
+    # both on stand-in gaps of the same tracks picks well gap by gap.
+    ("AUTO", "Best per Gap", "Each gap filled by the model or by interpolation, whichever fills stand-in gaps "
+     "cut elsewhere in the same tracks better (best; runs the model a few more times)"),
+    ("MODEL", "Model", "The pose model fills every gap from the rest of the body and the motion around it"),
     METHODS_3D[1],
 )
 
@@ -102,7 +105,7 @@ def complete_points(
     api = _engine_api()
     backend = open_model(context, skeleton)
     try:
-        filled = api.complete_2d(backend, points, visible, image_size, fps)
+        filled = api.complete_2d(backend, points, visible, image_size, fps, choose_per_gap=method == "AUTO")
     except ValueError as exc:
         raise CompletionError(f"the model cannot fill these tracks: {exc}") from None
     return np.where(visible[..., None], points, filled)

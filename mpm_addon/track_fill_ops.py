@@ -23,6 +23,7 @@ from .tracks import marker_arrays, markers_to_pixels, pixels_to_markers
 
 SUFFIX = ".filled"
 FILLED_COLOUR = (1.0, 0.55, 0.0)
+METHOD_LABELS = {identifier: label for identifier, label, _ in METHODS_2D}
 
 
 def _clip(context) -> bpy.types.MovieClip | None:
@@ -57,7 +58,7 @@ class MPM_OT_fill_track_gaps(bpy.types.Operator):
     bl_label = "Fill Track Gaps"
     bl_options = {"REGISTER", "UNDO"}
 
-    method: bpy.props.EnumProperty(name="Method", items=METHODS_2D, default="MODEL")
+    method: bpy.props.EnumProperty(name="Method", items=METHODS_2D, default="AUTO")
 
     @classmethod
     def poll(cls, context):
@@ -106,7 +107,7 @@ class MPM_OT_fill_track_gaps(bpy.types.Operator):
             if hole.any():
                 _write_companion(tracks, track.name + SUFFIX, first, filled[:, j], hole, size)
                 written += int(hole.sum())
-        return f"Filled {written} markers on {int(gaps.any(axis=0).sum())} tracks of {clip.name} ({self.method.lower()}); see the '{SUFFIX}' tracks"
+        return f"Filled {written} markers on {int(gaps.any(axis=0).sum())} tracks of {clip.name} ({METHOD_LABELS[self.method].lower()}); see the '{SUFFIX}' tracks"
 
 
 def _write_companion(tracks, name: str, first: int, points: np.ndarray, hole: np.ndarray, size) -> None:

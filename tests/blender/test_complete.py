@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from ..rigs import humanoid_bones, mapping_for, walking_basis
+from .lift_clips import pose2sim_case
 from .rig_scenes import (
     CMU_FIRST, build_armature, delete_keys, ext, import_cmu, key_basis, one_frame_clip, run_on, world_joints,
 )
@@ -189,3 +190,31 @@ def test_fill_track_gaps_errors(scene, tmp_path):
         bpy.ops.mpm.fill_track_gaps(method="INTERPOLATE")
     bpy.context.scene.active_clip = None
     assert not bpy.ops.mpm.fill_track_gaps.poll()
+
+
+def _companion_markers(tracks) -> dict[tuple[str, int], tuple[float, float]]:
+    return {(t.name, m.frame): tuple(m.co) for t in tracks if t.name.endswith(".filled") for m in t.markers if not m.mute}
+
+
+def test_fill_track_gaps_best_per_gap_takes_each_gap_from_the_model_or_the_line(scene, shipped_model):
+    """Real detections (Pose2Sim, camera 1, 100 frames) with a wrist and a knee muted for
+    15 frames each: every filled marker of "Best per Gap" is the model's or interpolation's."""
+    case = pose2sim_case()
+    tracks = case.clip.tracking.objects.active.tracks
+    for name, frames in (("left_wrist", range(30, 45)), ("right_knee", range(60, 75))):
+        for marker in tracks[name].markers:
+            if marker.frame in frames:
+                marker.mute = True
+    filled = {}
+    for method in ("MODEL", "INTERPOLATE", "AUTO"):
+        assert bpy.ops.mpm.fill_track_gaps(method=method) == {"FINISHED"}
+        filled[method] = _companion_markers(tracks)
+    assert filled["AUTO"].keys() == filled["MODEL"].keys() == filled["INTERPOLATE"].keys()
+    assert {("left_wrist.filled", f) for f in range(30, 45)} <= filled["AUTO"].keys()
+    sources = {"MODEL": 0, "INTERPOLATE": 0}
+    for key, co in filled["AUTO"].items():
+        same = [m for m in sources if np.allclose(co, filled[m][key], atol=1e-5)]
+        assert same, key
+        sources[same[0]] += 1
+    print("filled markers by source:", sources)
+    assert sources["INTERPOLATE"] > 0 and filled["AUTO"] != filled["MODEL"]

@@ -59,7 +59,16 @@ def test_complete_3d_and_2d(tiny_checkpoint, tmp_path, pose2sim_trial, points_np
         np.testing.assert_array_equal(data["poses"][:10], poses[:10])
     out2 = tmp_path / "done2.json"
     assert main(["complete", str(points_npz), "--model", str(tiny_checkpoint), "--out", str(out2)]) == 0, capsys.readouterr().err
-    assert np.asarray(json.loads(out2.read_text())["points"], dtype=float).shape == (100, 19, 2)
+    best = np.asarray(json.loads(out2.read_text())["points"], dtype=float)
+    assert best.shape == (100, 19, 2) and np.isfinite(best).all()
+    out3 = tmp_path / "done3.json"
+    assert main(["complete", str(points_npz), "--model", str(tiny_checkpoint), "--out", str(out3), "--gap-fill", "model"]) == 0
+    by_model = np.asarray(json.loads(out3.read_text())["points"], dtype=float)
+    with np.load(points_npz) as clip:
+        seen = clip["confidence"] >= 0.3
+        np.testing.assert_allclose(best[seen], clip["points"][seen], atol=1e-3)
+    np.testing.assert_allclose(by_model[seen], best[seen])
+    assert not np.allclose(by_model, best)  # some gap went to interpolation (the tiny model fills badly)
 
 
 def test_export_then_lift_with_onnxruntime_and_bench(tiny_checkpoint, points_npz, tmp_path, capsys):

@@ -10,6 +10,8 @@ from engine.api import complete_2d, complete_3d, lift
 from engine.backends import Backend, TorchBackend, load_backend
 from engine.config import MPMConfig
 from engine.coords import normalize_screen
+from engine.gap_choice import interior_gaps
+from engine.gaps import fill_interpolate
 from engine.runtime import (
     WindowStats, default_overlap, dense_overlap, flip_averaged, resample, run_centre, run_sequence, window_starts,
 )
@@ -272,6 +274,23 @@ def test_complete_2d_fills_gaps_in_pixels(backend, clip):
     shift = (out - raw)[30:40, 13]
     assert np.abs(shift).max() > 1e-3
     np.testing.assert_allclose(np.diff(shift, 2, axis=0), 0.0, atol=1e-3)
+
+
+def test_complete_2d_choosing_per_gap_fills_each_gap_by_the_model_or_by_interpolation(backend, clip):
+    points, conf, fps = clip
+    visible = np.isfinite(points).all(-1) & (conf > 0.3)
+    visible[30:40, 13] = False
+    visible[50:56, 7] = False
+    holes = np.where(visible[..., None], points, np.nan)
+    out = complete_2d(backend, holes, visible, SIZE, fps=fps, choose_per_gap=True)
+    assert np.array_equal(out[visible], points[visible])
+    assert np.isfinite(out).all() and out.dtype == np.float32
+    by_model = complete_2d(backend, holes, visible, SIZE, fps=fps)
+    by_line = fill_interpolate(holes, visible)
+    for gap in interior_gaps(visible):
+        rows = slice(gap.start, gap.stop)
+        filled = out[rows, gap.joint]
+        assert np.allclose(filled, by_model[rows, gap.joint], atol=1e-4) or np.allclose(filled, by_line[rows, gap.joint], atol=1e-4)
 
 
 def test_onnxruntime_and_torch_agree_through_the_runtime(backend, tiny_onnx_set, clip):
