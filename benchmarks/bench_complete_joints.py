@@ -5,7 +5,7 @@ Run with a Python that has the bpy module (the extension zip is installed into a
 temporary Blender user folder, as in the tests):
 
     .venv-bpy50/bin/python benchmarks/bench_complete_joints.py --zip dist/mpm_pose-*-linux_x64.zip \\
-        --bvh ../shared/data/cmu_iclone/001_01.bvh --frames 1000 --method MODEL
+        --bvh ../shared/data/cmu_iclone/001_01.bvh --frames 1000 --method AUTO
 
 A CMU BVH is imported, the left arm's and the right leg's keys are deleted over the
 middle half of ``--frames`` frames, and the operator completes them (reading the action by
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--zip", type=Path, required=True, help="the extension zip (python build.py --platform linux-x64)")
     parser.add_argument("--bvh", type=Path, required=True, help="a BVH capture of at least --frames frames")
     parser.add_argument("--frames", type=int, default=1000)
-    parser.add_argument("--method", default="MODEL", choices=("MODEL", "INTERPOLATE", "MIRROR"))
+    parser.add_argument("--method", default="AUTO", choices=("AUTO", "MODEL", "INTERPOLATE", "MIRROR"))
     parser.add_argument("--model", help="model file or ONNX set stem (default: the one the zip bundles)")
     parser.add_argument("--mappings", type=Path, help="folder of extra rig-mapping presets to install as the user's")
     parser.add_argument("--repeat", type=int, default=3)

@@ -15,7 +15,7 @@ from . import validate
 from .backends import Backend, load_backend
 from .coords import denormalize_screen, normalize_screen
 from .gap_choice import fill_choosing_per_gap
-from .gaps import fill_interpolate
+from .gaps import fill_interpolate, fill_mirrored
 from .perspective import ViewCentring
 from .postprocess import fit_bone_lengths, smooth
 from .runtime import MODES, WindowStats, needs_resampling, resample, run_lift, run_sequence
@@ -111,6 +111,8 @@ def complete_3d(
     batch_size: int | None = None,
     overlap: int | None = None,
     stats: WindowStats | None = None,
+    anchor: bool = True,
+    choose_per_gap: bool = False,
 ) -> np.ndarray:
     """Fill the missing joints of a 3D clip (F, J, 3), camera-space metres (with flip
     test-time augmentation: every window also completed mirrored).
@@ -119,15 +121,19 @@ def complete_3d(
     come back bit-for-bit unchanged (same dtype as ``poses``). Poses may carry a global
     position: each frame is made root-relative for the network with the root joint where
     observed, interpolated over time where not (no observed root at all: taken as
-    root-relative already)."""
+    root-relative already).
+
+    ``anchor``: shift each filled stretch by the model's own error on the frames beside it,
+    interpolated across (as :func:`complete_2d`). ``choose_per_gap``: fill each gap with the
+    model, by linear interpolation or with the mirrored limb, whichever fills stand-ins of
+    that gap cut elsewhere in the same clip best (:mod:`engine.gap_choice`)."""
     backend = _check_backend(backend)
     skel = backend.config.skel
     poses = validate.joint_array("poses", poses, skel, 3)
     if not np.issubdtype(poses.dtype, np.floating):
         poses = poses.astype(np.float32)
     visible = _observed_mask("poses", poses, visible, skel)
-    offset = _root_offsets(poses, visible, skel.root)
-    relative = np.where(visible[..., None], poses - offset[:, None], 0.0).astype(np.float32)
+    model_fps = validate.frame_rate(fps)
 
     def run(values: np.ndarray, vis: np.ndarray) -> np.ndarray:
         # With flip averaging, as lifting: 0.8-3.6 mm better on the missing joints of the
@@ -137,9 +143,22 @@ def complete_3d(
             flip_permutation=skel.flip_permutation,
         )
 
-    predicted = _run_at_model_rate(backend, validate.frame_rate(fps), relative, visible, run)
-    filled = (predicted + offset[:, None]).astype(poses.dtype)
-    return np.where(visible[..., None], poses, filled)
+    def model_fill(values: np.ndarray, vis: np.ndarray) -> np.ndarray:
+        offset = _root_offsets(values, vis, skel.root)
+        relative = np.where(vis[..., None], values - offset[:, None], 0.0).astype(np.float32)
+        predicted = _run_at_model_rate(backend, model_fps, relative, vis, run) + offset[:, None]
+        if anchor:
+            predicted = predicted + fill_interpolate(np.where(vis[..., None], values - predicted, 0.0), vis)
+        return np.where(vis[..., None], values, predicted.astype(values.dtype))
+
+    if choose_per_gap:
+        candidates = {
+            "model": model_fill, "interpolation": fill_interpolate,
+            "mirror": lambda values, vis: fill_mirrored(values, vis, skel),
+        }
+        filled, _ = fill_choosing_per_gap(poses, visible, candidates)
+        return filled.astype(poses.dtype)
+    return model_fill(poses, visible)
 
 
 def complete_2d(

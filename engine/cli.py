@@ -154,7 +154,7 @@ def cmd_complete(args: argparse.Namespace) -> None:
     fps = _given_or_file(args.fps, clip.fps)
     outputs: dict[str, Any] = {"joints": np.array(cfg.skel.joints), "skeleton": cfg.skeleton, "fps": fps or cfg.fps}
     if clip.poses is not None:
-        outputs["poses"] = complete_3d(backend, clip.poses, clip.visible, fps=fps)
+        outputs["poses"] = complete_3d(backend, clip.poses, clip.visible, fps=fps, choose_per_gap=args.gap_fill == "best")
     else:
         image_size = _given_or_file(args.image_size, clip.image_size)
         visible = clip.visible
@@ -230,8 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     model_options(p)
     input_options(p)
     p.add_argument("--gap-fill", default="best", choices=("best", "model"),
-                   help="2D tracks: 'best' fills each gap by the model or by interpolation, whichever fills "
-                        "stand-ins of it elsewhere in the tracks better (default); 'model' by the model alone")
+                   help="'best' fills each gap by the model or a non-learned fill (interpolation; for 3D also the "
+                        "mirrored limb), whichever fills stand-ins of it elsewhere in the clip best (default); "
+                        "'model' by the model alone")
     p.set_defaults(run=cmd_complete)
 
     p = sub.add_parser("export", help="checkpoint -> ONNX model set")

@@ -25,6 +25,8 @@ from .engine.rotations import matrix_to_euler, matrix_to_quaternion, quaternion_
 from .panels import View3DSubPanel
 from .rig_io import active_armature, armature_linear, armature_or_hint, posed_joints, rig_rest
 
+METHOD_LABELS = {identifier: label for identifier, label, _ in METHODS_3D}
+
 
 def is_selected(pose_bone: bpy.types.PoseBone) -> bool:
     """Bone selection: on the pose bone from Blender 5.0, on the bone before."""
@@ -42,7 +44,7 @@ class MPM_OT_complete_missing_joints(bpy.types.Operator):
     bl_label = "Complete Missing Joints"
     bl_options = {"REGISTER", "UNDO"}
 
-    method: bpy.props.EnumProperty(name="Method", items=METHODS_3D, default="MODEL")
+    method: bpy.props.EnumProperty(name="Method", items=METHODS_3D, default="AUTO")
     selected_bones: bpy.props.BoolProperty(
         name="Selected Bones", default=False,
         description="Redo the selected bones over the frame range, instead of finding what is missing",
@@ -146,7 +148,7 @@ class MPM_OT_complete_missing_joints(bpy.types.Operator):
         for bone, solved in result.basis.items():
             keys += self._key_bone(obj, bone, frames, missing[bone], basis[bone], solved, bone in root)
         return (f"Completed {len(result.basis)} bones ({', '.join(sorted(result.basis))}) over frames {first}-{last} "
-                f"with {keys} new keys ({self.method.lower()})")
+                f"with {keys} new keys ({METHOD_LABELS[self.method].lower()})")
 
     def _key_bone(self, obj, bone, frames, missing, existing, solved, with_location) -> int:
         keyed = bone_key_frames(obj, bone, [rotation_channel(obj.pose.bones[bone])[0], "location"])
@@ -206,7 +208,7 @@ class MPM_PT_complete(View3DSubPanel, bpy.types.Panel):
         if obj is None:
             return
         col = layout.column(align=True)
-        col.operator(MPM_OT_complete_missing_joints.bl_idname, icon="MOD_ARMATURE").method = "MODEL"
+        col.operator(MPM_OT_complete_missing_joints.bl_idname, icon="MOD_ARMATURE").method = "AUTO"
         op = col.operator(MPM_OT_complete_missing_joints.bl_idname, text="Redo Selected Bones", icon="BONE_DATA")
         op.selected_bones = True
         op.frame_start, op.frame_end = context.scene.frame_start, context.scene.frame_end

@@ -3,9 +3,10 @@
 
 ``MODEL`` runs the engine's masked completion (``engine.api.complete_3d`` /
 ``complete_2d``) on the model the preferences choose (opened through ``models``);
-``INTERPOLATE`` bridges each gap linearly in time; ``AUTO`` (2D) takes, gap by gap,
-whichever of the two fills stand-ins of the gap better; ``MIRROR`` copies the other side's
-limb reflected across the body (3D only). The non-learned methods need no model.
+``INTERPOLATE`` bridges each gap linearly in time; ``MIRROR`` copies the other side's
+limb reflected across the body (3D only); ``AUTO`` takes, gap by gap, whichever of these
+fills stand-ins of the gap cut elsewhere in the same clip best. The non-learned methods
+need no model.
 """
 from __future__ import annotations
 
@@ -17,18 +18,22 @@ from .engine.gaps import fill_interpolate, fill_mirrored
 from .engine.skeleton import Skeleton
 
 METHODS_3D = (
-    ("MODEL", "Model", "The pose model fills the missing joints from everything it sees (best)"),
+    # Measured in benchmarks/bench_gap_filling.py --dims 3: which fill is best depends on
+    # the motion (interpolation for legs and short gaps, the model for arms lost long), and
+    # trying them on stand-in gaps of the same clip picks well gap by gap.
+    ("AUTO", "Best per Gap", "Each gap filled by the model, interpolation or the mirrored limb, whichever fills "
+     "stand-in gaps cut elsewhere in the same clip best (best; runs the model a few more times)"),
+    ("MODEL", "Model", "The pose model fills the missing joints from everything it sees"),
     ("INTERPOLATE", "Interpolate", "Straight lines in time across each gap (no model)"),
     ("MIRROR", "Mirror", "The other side's limb, reflected across the body (no model)"),
 )
 METHODS_2D = (
     # Measured in benchmarks/bench_gap_filling.py: the model wins on arms, many joints and
-    # long gaps, interpolation on gaps of a few frames and on legs that barely move; trying
-    # both on stand-in gaps of the same tracks picks well gap by gap.
+    # long gaps, interpolation on gaps of a few frames and on legs that barely move.
     ("AUTO", "Best per Gap", "Each gap filled by the model or by interpolation, whichever fills stand-in gaps "
      "cut elsewhere in the same tracks better (best; runs the model a few more times)"),
     ("MODEL", "Model", "The pose model fills every gap from the rest of the body and the motion around it"),
-    METHODS_3D[1],
+    METHODS_3D[2],
 )
 
 
@@ -77,7 +82,7 @@ def complete_positions(
     backend = open_model(context, skeleton)
     camera = blender_world_to_camera(positions * metres_per_unit)
     try:
-        filled = api.complete_3d(backend, camera, visible, fps)
+        filled = api.complete_3d(backend, camera, visible, fps, choose_per_gap=method == "AUTO")
     except ValueError as exc:
         raise CompletionError(f"the model cannot complete this clip: {exc}") from None
     return np.where(visible[..., None], positions, camera_to_blender_world(filled) / metres_per_unit)

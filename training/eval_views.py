@@ -94,6 +94,7 @@ def views_from_clips(
                     pose_3d=(cam3d - cam3d[:, skel.root : skel.root + 1]).astype(np.float64), points_px=px.astype(np.float64),
                     image_size=tuple(float(v) for v in EVAL_CAMERAS["image_size"]),
                     intrinsics=camera.intrinsics,
+                    meta={"root_3d": cam3d[:, skel.root].astype(np.float64)},  # camera-space root path, metres
                 )
             )
     return views

@@ -11,7 +11,7 @@ from engine.backends import Backend, TorchBackend, load_backend
 from engine.config import MPMConfig
 from engine.coords import normalize_screen
 from engine.gap_choice import interior_gaps
-from engine.gaps import fill_interpolate
+from engine.gaps import fill_interpolate, fill_mirrored
 from engine.runtime import (
     WindowStats, default_overlap, dense_overlap, flip_averaged, resample, run_centre, run_sequence, window_starts,
 )
@@ -257,6 +257,27 @@ def test_complete_3d_keeps_observed_joints_bit_for_bit_and_follows_translation(b
     perm = backend.config.skel.flip_permutation
     mirrored = complete_3d(backend, holes[:, perm] * [-1.0, 1.0, 1.0], visible[:, perm])
     np.testing.assert_allclose(mirrored[:, perm] * [-1.0, 1.0, 1.0], out, atol=1e-5)
+
+
+def test_complete_3d_anchored_or_choosing_per_gap(backend, pose2sim_trial):
+    poses = pose2sim_trial.cameras["cam_01"].to_camera(pose2sim_trial.anim19(pose2sim_trial.world))[:120]
+    skel = backend.config.skel
+    visible = np.isfinite(poses).all(-1)
+    visible[30:45, skel.limb_indices("left_arm")] = False  # a lost arm, seen before and after
+    visible[70:76, skel.index("right_knee")] = False
+    holes = np.where(visible[..., None], poses, np.nan)
+    raw = complete_3d(backend, holes, visible, anchor=False)
+    anchored = complete_3d(backend, holes, visible)  # anchored by default
+    assert np.array_equal(anchored[visible], poses[visible])
+    shift = (anchored - raw)[30:45, skel.index("left_wrist")]
+    assert np.abs(shift).max() > 1e-4
+    np.testing.assert_allclose(np.diff(shift, 2, axis=0), 0.0, atol=1e-5)  # a straight line in time
+    best = complete_3d(backend, holes, visible, choose_per_gap=True)
+    assert np.array_equal(best[visible], poses[visible]) and np.isfinite(best).all()
+    fills = (anchored, fill_interpolate(holes, visible), fill_mirrored(holes, visible, skel))
+    for gap in interior_gaps(visible):
+        rows = slice(gap.start, gap.stop)
+        assert any(np.allclose(best[rows, gap.joint], f[rows, gap.joint], atol=1e-6) for f in fills), gap
 
 
 def test_complete_2d_fills_gaps_in_pixels(backend, clip):
