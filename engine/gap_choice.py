@@ -74,12 +74,11 @@ def probe_starts(visible: np.ndarray, start: int, stop: int, joints: np.ndarray,
     # whole[f]: the joints are seen on every frame f .. f + length + 1 (a probe at f + 1 and its bounds)
     counts = np.concatenate([[0], np.cumsum(seen)])
     whole = counts[length + 2 :] - counts[: -(length + 2)] == length + 2
-    candidates = [
-        first + 1 for first in np.flatnonzero(whole)
-        if first + length + 1 < start - 1 or first > stop  # the probe and its bounds clear of the gap's
-    ]
+    firsts = np.flatnonzero(whole)
+    clear = (firsts + length + 1 < start - 1) | (firsts > stop)  # the probe and its bounds clear of the gap's
+    candidates = firsts[clear] + 1
     chosen: list[int] = []
-    for first in sorted(candidates, key=lambda f: abs(f - start)):
+    for first in candidates[np.argsort(np.abs(candidates - start), kind="stable")].tolist():
         if all(abs(first - other) > length + 1 for other in chosen):
             chosen.append(first)
             if len(chosen) == count:
@@ -137,8 +136,11 @@ def fill_choosing_per_gap(
     fills = {name: np.asarray(fill(hidden_values, visible)) for name, fill in candidates.items()}
     gaps = interior_gaps(visible)
     # Gaps over the same frames (a lost limb) share their probes: one shape, one stand-in.
-    spans = sorted({(gap.start, gap.stop) for gap in gaps})
-    members = [[i for i, gap in enumerate(gaps) if (gap.start, gap.stop) == span] for span in spans]
+    by_span: dict[tuple[int, int], list[int]] = {}
+    for i, gap in enumerate(gaps):
+        by_span.setdefault((gap.start, gap.stop), []).append(i)
+    spans = sorted(by_span)
+    members = [by_span[span] for span in spans]
     stretches = [(start, stop, np.array([gaps[i].joint for i in m])) for (start, stop), m in zip(spans, members)]
     sums = np.zeros((len(gaps), len(names)))
     counts = np.zeros(len(gaps))
