@@ -45,6 +45,7 @@ Layout (every key optional except the data sources)::
     dropout = 0.1                   # optional: this stage's dropout instead of [model]'s
     [stage2]                        # fine-tuning from the stage-I weights, same keys, and
     centre_detached = false         # true: the centre head's loss does not reach the trunk
+    frozen_norm = false             # true: BatchNorm normalises with its running statistics
     [baseline]                      # the single-frame MLP (python -m training.train_baseline)
 """
 from __future__ import annotations
@@ -108,6 +109,9 @@ class StageConfig:
     # Stage II: the centre head trains on the trunk's latent with its gradient stopped
     # (training.losses.FinetuneObjective), so only the other terms shape the trunk.
     centre_detached: bool = False
+    # BatchNorm layers kept in eval mode while training: they normalise with (and keep) the
+    # running statistics they will use at run time instead of each batch's own.
+    frozen_norm: bool = False
 
 
 @dataclass(frozen=True)

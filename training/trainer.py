@@ -180,6 +180,10 @@ class StageTrainer:
         gen = mask_generator(self.cfg.seed, self.stage, self.epoch, self.step_in_epoch, self.ctx.rank)
         masks = draw_masks(s.masking, self.model, batch["pose_2d"].shape[0], self.stage, gen, self.ctx.device)
         self.runner.train()
+        if s.frozen_norm:
+            for module in self.model.modules():
+                if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                    module.eval()
         with self._autocast():
             loss, parts = self.runner(batch, masks)
         self.optimizer.zero_grad(set_to_none=True)

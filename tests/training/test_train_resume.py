@@ -128,3 +128,23 @@ def test_init_fine_tunes_an_existing_checkpoint(tiny_config, tmp_path):
     moved = (continued[key] - start[key]).abs().max()
     assert 0 < moved < 0.05, "a few small steps from the given weights"
     assert (continued[key] - scratch[key]).abs().max() > 4 * moved, "not the seed's random weights"
+
+
+def test_frozen_norm_trains_with_the_running_statistics_and_keeps_them(synthetic_cache, tmp_path):  # noqa: F811
+    """[stage2] frozen_norm: BatchNorm normalises with its running statistics while the
+    weights train, so those statistics come out exactly as they went in."""
+    def run(name: str, stage2: str, *extra: str) -> dict:
+        path = tmp_path / f"{name}.toml"
+        path.write_text(tiny_config_text(synthetic_cache, tmp_path / name, stage2=stage2), encoding="utf-8")
+        assert main(["--config", str(path), "--stage", "stage2", *extra]) == 0
+        return read_checkpoint(tmp_path / name / "stage2" / "final.pt")["model"]
+
+    start = run("start", "", "--from-scratch")
+    init = ("--init", str(tmp_path / "start" / "stage2" / "final.pt"))
+    frozen, free = run("frozen", "frozen_norm = true", *init), run("free", "", *init)
+    stats = [k for k in start if k.endswith(("running_mean", "running_var"))]
+    assert stats, "the tiny model has BatchNorm layers"
+    for key in stats:
+        assert torch.equal(frozen[key], start[key]), key
+    assert any(not torch.equal(free[key], start[key]) for key in stats)
+    assert (frozen["encoder_2d.linear.weight"] - start["encoder_2d.linear.weight"]).abs().max() > 0
