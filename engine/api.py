@@ -147,9 +147,7 @@ def complete_3d(
         offset = _root_offsets(values, vis, skel.root)
         relative = np.where(vis[..., None], values - offset[:, None], 0.0).astype(np.float32)
         predicted = _run_at_model_rate(backend, model_fps, relative, vis, run) + offset[:, None]
-        if anchor:
-            predicted = predicted + fill_interpolate(np.where(vis[..., None], values - predicted, 0.0), vis)
-        return np.where(vis[..., None], values, predicted.astype(values.dtype))
+        return _keep_observed(values, vis, predicted, anchor)
 
     if choose_per_gap:
         candidates = {
@@ -200,14 +198,21 @@ def complete_2d(
 
     def model_fill(values: np.ndarray, vis: np.ndarray) -> np.ndarray:
         predicted = denormalize_screen(_run_at_model_rate(backend, model_fps, _normalised(values, vis, w, h), vis, run), w, h)
-        if anchor:
-            predicted = predicted + fill_interpolate(np.where(vis[..., None], values - predicted, 0.0), vis)
-        return np.where(vis[..., None], values, predicted.astype(values.dtype))
+        return _keep_observed(values, vis, predicted, anchor)
 
     if choose_per_gap:
         filled, _ = fill_choosing_per_gap(points, visible, {"model": model_fill, "interpolation": fill_interpolate})
         return filled.astype(points.dtype)
     return model_fill(points, visible)
+
+
+def _keep_observed(values: np.ndarray, visible: np.ndarray, predicted: np.ndarray, anchor: bool) -> np.ndarray:
+    """``values`` where observed, ``predicted`` elsewhere; with ``anchor`` each filled stretch
+    is first shifted by the prediction's error on the observed frames beside it,
+    interpolated across, so that it meets the observed values at both ends."""
+    if anchor:
+        predicted = predicted + fill_interpolate(np.where(visible[..., None], values - predicted, 0.0), visible)
+    return np.where(visible[..., None], values, predicted.astype(values.dtype))
 
 
 def _normalised(points: np.ndarray, visible: np.ndarray, w: float, h: float) -> np.ndarray:
