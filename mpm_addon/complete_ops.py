@@ -18,14 +18,12 @@ from . import mapping_store
 from .action_io import (
     bone_key_frames, bone_path, channel_values, evaluate_basis, fcurve_for, fcurve_map, insert_keys, rotation_channel,
 )
-from .completion import METHODS_3D, CompletionError, complete_positions, metres_per_unit
+from .completion import METHOD_LABELS, METHODS_3D, CompletionError, complete_positions, metres_per_unit
 from .engine.gaps import edge_weights, missing_frames
 from .engine.retarget import RetargetError, Retargeter
 from .engine.rotations import matrix_to_euler, matrix_to_quaternion, quaternion_continuity, quaternion_to_matrix, slerp
 from .panels import View3DSubPanel
 from .rig_io import active_armature, armature_linear, armature_or_hint, posed_joints, rig_rest
-
-METHOD_LABELS = {identifier: label for identifier, label, _ in METHODS_3D}
 
 
 def is_selected(pose_bone: bpy.types.PoseBone) -> bool:

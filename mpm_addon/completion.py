@@ -35,6 +35,8 @@ METHODS_2D = (
     ("MODEL", "Model", "The pose model fills every gap from the rest of the body and the motion around it"),
     METHODS_3D[2],
 )
+# The name each method shows in the operators' reports (the 2D and 3D lists share them).
+METHOD_LABELS = {identifier: label for identifier, label, _ in METHODS_3D + METHODS_2D}
 
 
 class CompletionError(Exception):

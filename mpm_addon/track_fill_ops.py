@@ -15,7 +15,7 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from .completion import METHODS_2D, CompletionError, complete_points
+from .completion import METHOD_LABELS, METHODS_2D, CompletionError, complete_points
 from .engine.skeleton import get_skeleton
 from .panels import ClipSubPanel
 from .track_names import match_tracks
@@ -23,7 +23,6 @@ from .tracks import marker_arrays, markers_to_pixels, pixels_to_markers
 
 SUFFIX = ".filled"
 FILLED_COLOUR = (1.0, 0.55, 0.0)
-METHOD_LABELS = {identifier: label for identifier, label, _ in METHODS_2D}
 
 
 def _clip(context) -> bpy.types.MovieClip | None:
