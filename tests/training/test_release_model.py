@@ -56,3 +56,58 @@ def test_release_sets_only_inference_fields(tiny_model, tmp_path):
     for bad in ("width=64", "view_centring=maybe", "view_centring"):
         with pytest.raises(SystemExit):
             main([str(src), "--out", str(tmp_path / "bad.pt"), "--set", bad])
+
+
+def _tiny(seed: int, **changes):
+    from dataclasses import replace
+
+    from engine.config import MPMConfig
+    from engine.model import MPM
+
+    torch.manual_seed(seed)
+    model = MPM(replace(MPMConfig.preset("tiny"), **changes))
+    with torch.no_grad():  # give BatchNorm distinct running statistics, as after training
+        for module in model.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.running_mean.normal_()
+                module.running_var.uniform_(0.5, 2.0)
+                module.num_batches_tracked.fill_(seed + 1)
+    return model.eval()
+
+
+def test_release_averages_checkpoints_of_one_network(tmp_path):
+    a, b = _tiny(1), _tiny(2, view_centring=True)  # an inference field may differ
+    pa = save_checkpoint(tmp_path / "a.pt", a, a.cfg, epoch=1, step=10, stage="finetune", meta={"history": ["GPU run"]})
+    pb = save_checkpoint(tmp_path / "b.pt", b, b.cfg, epoch=6, step=1200, stage="finetune",
+                         meta={"history": ["GPU run", "continued"]})
+    out = tmp_path / "soup.pt"
+    assert main([str(pa), str(pb), "--weights", "1", "3", "--out", str(out), "--note", "averaged"]) == 0
+    soup, ckpt = load_model(out)
+    sa, sb, ss = a.state_dict(), b.state_dict(), soup.state_dict()
+    floats = [k for k, v in sb.items() if v.is_floating_point()]
+    assert any("running_mean" in k for k in floats)
+    assert sum(not torch.equal(sa[k], sb[k]) for k in floats) > len(floats) // 2
+    for key in floats:
+        torch.testing.assert_close(ss[key], 0.25 * sa[key] + 0.75 * sb[key])
+    counters = [k for k, v in sb.items() if not v.is_floating_point()]
+    assert counters and all(torch.equal(ss[k], sb[k]) for k in counters)  # the last checkpoint's
+    assert soup.cfg.view_centring and (ckpt["epoch"], ckpt["step"]) == (6, 1200)
+    assert [p["weight"] for p in ckpt["meta"]["averaged_from"]] == [0.25, 0.75]
+    assert ckpt["meta"]["history"] == ["GPU run", "continued", "averaged"]
+    # equal weights by default; a checkpoint averaged with itself is itself, bit for bit
+    same = tmp_path / "same.pt"
+    assert main([str(pb), str(pb), "--out", str(same)]) == 0
+    assert all(torch.equal(v, sb[k]) for k, v in load_model(same)[0].state_dict().items())
+
+
+def test_release_refuses_to_average_different_networks_or_bad_weights(tmp_path):
+    a, wide = _tiny(1), _tiny(2, decoder_width=48)
+    pa = save_checkpoint(tmp_path / "a.pt", a, a.cfg)
+    pw = save_checkpoint(tmp_path / "wide.pt", wide, wide.cfg)
+    with pytest.raises(CheckpointError, match="decoder_width"):
+        main([str(pa), str(pw), "--out", str(tmp_path / "x.pt")])
+    with pytest.raises(SystemExit):  # one weight for two checkpoints
+        main([str(pa), str(pa), "--weights", "1", "--out", str(tmp_path / "x.pt")])
+    with pytest.raises(ValueError, match="non-negative"):
+        main([str(pa), str(pa), "--weights", "1", "-1", "--out", str(tmp_path / "x.pt")])
+    assert not (tmp_path / "x.pt").exists()
