@@ -3,19 +3,15 @@ spatial block and the decoders. LayerNorm makes each window's output independent
 other windows in a training batch; old checkpoints, saved before the field, stay BatchNorm."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
 from engine.backends import JOBS, TorchBackend, load_backend
-from engine.checkpoint import load_model
+from engine.checkpoint import load_model, save_checkpoint
 from engine.config import MPMConfig
 from engine.model import MPM
 from engine.onnx_export import export_onnx
-
-SHIPPED = Path(__file__).resolve().parents[2] / "assets" / "models" / "mpm_base.pt"
 
 
 def _model(norm: str) -> MPM:
@@ -51,9 +47,16 @@ def test_unknown_norm_is_refused():
         MPMConfig.preset("tiny", norm="group")
 
 
-def test_checkpoints_from_before_the_field_load_as_batch_norm():
-    model, ckpt = load_model(SHIPPED)
-    assert "norm" not in ckpt["config"] and model.cfg.norm == "batch"
+def test_checkpoints_from_before_the_field_load_as_batch_norm(tmp_path):
+    model = _model("batch").eval()
+    old = save_checkpoint(tmp_path / "old.pt", model, model.cfg)
+    ckpt = torch.load(old, weights_only=True)
+    del ckpt["config"]["norm"]  # written before the field existed
+    torch.save(ckpt, old)
+    loaded, read = load_model(old)
+    assert "norm" not in read["config"] and loaded.cfg.norm == "batch"
+    x, visible = _batch(model.cfg)
+    torch.testing.assert_close(loaded(x, visible), model(x, visible))
 
 
 def test_onnx_export_of_a_layer_norm_model_matches_torch(tmp_path):
