@@ -24,8 +24,6 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, Sequence
 
-import torch
-
 from engine.checkpoint import CheckpointError, load_model, read_checkpoint, save_checkpoint
 from engine.config import INFERENCE_FIELDS, MPMConfig
 from engine.model import MPM
