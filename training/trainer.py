@@ -219,7 +219,7 @@ class StageTrainer:
             mine = rows[self.ctx.rank :: self.ctx.world_size]
             for start in range(0, len(mine), bs):
                 chunk = mine[start : start + bs]
-                rng = np.random.default_rng([self.cfg.seed, 99, si, int(chunk[0])])
+                rng = np.random.default_rng([99, si, int(chunk[0])])  # the same views whatever the run's seed
                 batch = {k: torch.from_numpy(v).to(self.ctx.device) for k, v in source.make(chunk, rng, augment=False).items()}
                 gen = torch.Generator().manual_seed(int(chunk[0]))
                 masks = draw_masks(masking, model, len(chunk), "stage1", gen, self.ctx.device)

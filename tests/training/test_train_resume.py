@@ -148,3 +148,25 @@ def test_frozen_norm_trains_with_the_running_statistics_and_keeps_them(synthetic
         assert torch.equal(frozen[key], start[key]), key
     assert any(not torch.equal(free[key], start[key]) for key in stats)
     assert (frozen["encoder_2d.linear.weight"] - start["encoder_2d.linear.weight"]).abs().max() > 0
+
+
+def test_validation_sees_the_same_windows_whatever_the_runs_seed(tiny_config):
+    """Runs with different --seed (the ablation's seeds, continuations) are compared by their
+    validation numbers, so its cameras, noise and masks must not depend on the seed."""
+    from engine.model import MPM
+    from training.train import build_sources, stage_model_and_batches
+    from training.trainer import StageTrainer
+
+    torch.manual_seed(0)
+    results, weights = [], None
+    for seed in (0, 7):
+        cfg = load_config(tiny_config, seed=seed)
+        train_sources, val_sources = build_sources(cfg)
+        model, batches = stage_model_and_batches(cfg, "stage2", train_sources)
+        if weights is None:  # random output heads too: a zeroed head's error would not see the camera
+            weights = MPM(model.cfg).state_dict()
+        model.load_state_dict(weights)
+        trainer = StageTrainer(cfg, "stage2", model, batches, val_sources, tiny_config.parent / f"val{seed}")
+        results.append(trainer.validate())
+    assert set(results[0]) == {"val_lift_full_mm", "val_lift_centre_mm", "val_complete_3d_mm"}
+    assert results[0] == results[1]
