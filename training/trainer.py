@@ -111,6 +111,10 @@ class StageTrainer:
         self.global_step = 0
         self.sums: dict[str, float] = {}
         self.best = math.inf
+        # frozen_norm: these layers go back to eval mode after each train() switch.
+        self.frozen_norms = [
+            m for m in self.model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+        ] if self.settings.frozen_norm else []
 
     # -- checkpoints -------------------------------------------------------------------
     @property
@@ -180,10 +184,8 @@ class StageTrainer:
         gen = mask_generator(self.cfg.seed, self.stage, self.epoch, self.step_in_epoch, self.ctx.rank)
         masks = draw_masks(s.masking, self.model, batch["pose_2d"].shape[0], self.stage, gen, self.ctx.device)
         self.runner.train()
-        if s.frozen_norm:
-            for module in self.model.modules():
-                if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-                    module.eval()
+        for norm in self.frozen_norms:
+            norm.eval()
         with self._autocast():
             loss, parts = self.runner(batch, masks)
         self.optimizer.zero_grad(set_to_none=True)
