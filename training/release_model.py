@@ -24,6 +24,8 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, Sequence
 
+import torch
+
 from engine.checkpoint import CheckpointError, load_model, read_checkpoint, save_checkpoint
 from engine.config import INFERENCE_FIELDS, MPMConfig
 from engine.model import MPM
@@ -50,34 +52,35 @@ def _network_fields(cfg: MPMConfig) -> dict[str, Any]:
     return {k: v for k, v in cfg.to_dict().items() if k not in INFERENCE_FIELDS}
 
 
-def average_weights(sources: Sequence[Path], weights: Sequence[float] | None = None) -> tuple[MPM, dict[str, Any]]:
-    """The weighted mean of several checkpoints' weights, loaded into the last one's model
-    and returned with the last one's checkpoint dict. Floating-point tensors are averaged
-    (in float64); integer buffers (BatchNorm's batch counters) are the last checkpoint's.
-    Refuses checkpoints of different networks (inference fields aside)."""
-    weights = [1.0] * len(sources) if weights is None else [float(w) for w in weights]
-    if not sources or len(weights) != len(sources):
-        raise ValueError(f"{len(sources)} checkpoints but {len(weights)} weights")
+def _shares(count: int, weights: Sequence[float] | None) -> list[float]:
+    """Averaging weights (equal by default) checked and scaled to sum to one."""
+    weights = [1.0] * count if weights is None else [float(w) for w in weights]
+    if not count or len(weights) != count:
+        raise ValueError(f"{count} checkpoints but {len(weights)} weights")
     if min(weights) < 0 or sum(weights) <= 0:
         raise ValueError(f"weights {weights}: expected non-negative weights with a positive sum")
-    loaded = [load_model(path) for path in sources]  # each refuses weights that do not fit its config
-    model, ckpt = loaded[-1]
-    for path, (other, _) in zip(sources, loaded):
-        theirs, ours = _network_fields(other.cfg), _network_fields(model.cfg)
+    return [w / sum(weights) for w in weights]
+
+
+def average_weights(parts: Sequence[tuple[Path, MPM]], weights: Sequence[float] | None = None) -> dict[str, torch.Tensor]:
+    """The weighted mean of several models' weights (``parts``: where each came from, and the
+    model) as a state dict of the last one's network. Floating-point tensors are averaged (in
+    float64); integer buffers (BatchNorm's batch counters) are the last model's. Refuses
+    models of different networks (inference fields aside)."""
+    shares = _shares(len(parts), weights)
+    last_path, last = parts[-1]
+    ours = _network_fields(last.cfg)
+    for path, model in parts:
+        theirs = _network_fields(model.cfg)
         if theirs != ours:
             differ = ", ".join(sorted(k for k in ours if theirs.get(k) != ours[k]))
-            raise CheckpointError(f"{path}: not the network of {sources[-1]} ({differ} differ); only one network's weights average")
-    total = sum(weights)
-    states = [m.state_dict() for m, _ in loaded]
-    mean = {}
-    for key, value in states[-1].items():
-        if value.is_floating_point():
-            mean[key] = sum(w / total * state[key].double() for w, state in zip(weights, states)).to(value.dtype)
-        else:
-            mean[key] = value
-    model.load_state_dict(mean)
-    parts = [{"checkpoint": str(path), "weight": w / total} for path, w in zip(sources, weights)]
-    return model, {**ckpt, "meta": {**(ckpt.get("meta") or {}), "averaged_from": parts}}
+            raise CheckpointError(f"{path}: not the network of {last_path} ({differ} differ); only one network's weights average")
+    states = [model.state_dict() for _, model in parts]
+    return {
+        key: sum(share * state[key].double() for share, state in zip(shares, states)).to(value.dtype)
+        if value.is_floating_point() else value
+        for key, value in states[-1].items()
+    }
 
 
 def release_checkpoint(
@@ -90,21 +93,23 @@ def release_checkpoint(
 ) -> Path:
     """Write ``src``'s weights and metadata (not its training state) to ``out`` atomically,
     with ``settings`` (inference fields only) changed in its model config. Several
-    checkpoints are averaged first (``average_weights``)."""
+    checkpoints are averaged (``average_weights``), with the last one's metadata."""
     sources = [Path(p) for p in src] if isinstance(src, (list, tuple)) else [Path(src)]
+    # Each refuses weights that do not fit its config and drops DDP's "module." prefix.
+    loaded = [load_model(path) for path in sources]
+    model, ckpt = loaded[-1]
+    meta = dict(ckpt.get("meta") or {})
     if len(sources) > 1 or weights is not None:
-        model, ckpt = average_weights(sources, weights)
-    else:
-        model, ckpt = load_model(sources[0])  # refuses weights that do not fit the config; drops DDP's "module." prefix
+        model.load_state_dict(average_weights([(path, m) for path, (m, _) in zip(sources, loaded)], weights))
+        shares = _shares(len(sources), weights)
+        meta["averaged_from"] = [{"checkpoint": str(path), "weight": w} for path, w in zip(sources, shares)]
     for key in settings or {}:
         if key not in INFERENCE_FIELDS:
             raise ValueError(f"{key}: only {', '.join(INFERENCE_FIELDS)} may change without retraining")
     config = replace(model.cfg, **(settings or {}))
-    meta = dict(ckpt.get("meta") or {})
     history = list(read_checkpoint(history_from).get("meta", {}).get("history", [])) if history_from else []
-    for path in sources:  # every part's history, in order, each line once
-        part = meta if path == sources[-1] else read_checkpoint(path).get("meta") or {}
-        history += [line for line in part.get("history", []) if line not in history]
+    for _, part in loaded:  # every part's history, in order, each line once
+        history += [line for line in (part.get("meta") or {}).get("history", []) if line not in history]
     history += list(notes)
     if history:
         meta["history"] = history
