@@ -149,9 +149,15 @@ class StageTrainer:
         barrier(self.ctx)
 
     def load_weights(self, path: Path) -> None:
-        """Start from another checkpoint's weights (stage II from stage I)."""
+        """Start from another checkpoint's weights (stage II from stage I, or ``--init``). The
+        run's checkpoints name it (``meta.init_from``) and carry on its ``meta.history``, so a
+        model continued from a release still says how the release was made."""
         ckpt = read_checkpoint(path)
         self.model.load_state_dict(strip_module_prefix(ckpt["model"]))
+        self.meta = {**self.meta, "init_from": str(path)}
+        history = (ckpt.get("meta") or {}).get("history")
+        if history:
+            self.meta["history"] = list(history)
 
     def resume(self, path: Path) -> None:
         ckpt = read_checkpoint(path)
@@ -162,6 +168,9 @@ class StageTrainer:
         self.scaler.load_state_dict(ckpt["scaler"])
         self.epoch, self.global_step, self.step_in_epoch = ckpt["epoch"], ckpt["step"], ckpt["step_in_epoch"]
         self.sums, self.best = dict(ckpt["sums"]), float(ckpt["best"])
+        for key in ("init_from", "history"):  # where the run started, kept across restarts
+            if key in (ckpt.get("meta") or {}):
+                self.meta[key] = ckpt["meta"][key]
         torch.set_rng_state(ckpt["rng"]["torch"])
         if "cuda" in ckpt["rng"] and self.ctx.device.type == "cuda":
             torch.cuda.set_rng_state(ckpt["rng"]["cuda"], self.ctx.device)

@@ -130,6 +130,25 @@ def test_init_fine_tunes_an_existing_checkpoint(tiny_config, tmp_path):
     assert (continued[key] - scratch[key]).abs().max() > 4 * moved, "not the seed's random weights"
 
 
+def test_a_run_from_a_released_model_carries_on_its_history(tiny_config, tmp_path):
+    """--init from a release: the run's checkpoints name where it started and keep the
+    release's meta.history, through a restart too, so releasing the continuation again
+    still says how the model was made."""
+    from training.release_model import main as release
+
+    assert main(["--config", str(tiny_config), "--stage", "stage2", "--from-scratch", "--out", str(tmp_path / "start")]) == 0
+    released = tmp_path / "released.pt"
+    assert release([str(tmp_path / "start" / "stage2" / "final.pt"), "--out", str(released), "--note", "made by hand"]) == 0
+    argv = ["--config", str(tiny_config), "--stage", "stage2", "--init", str(released), "--out", str(tmp_path / "continued")]
+    assert main([*argv, "--max-steps", "2"]) == 0
+    stopped = read_checkpoint(tmp_path / "continued" / "stage2" / "last.pt")["meta"]
+    assert stopped["history"] == ["made by hand"] and stopped["init_from"] == str(released)
+    assert main([*argv, "--resume"]) == 0
+    final = read_checkpoint(tmp_path / "continued" / "stage2" / "final.pt")["meta"]
+    assert final["history"] == ["made by hand"] and final["init_from"] == str(released)
+    assert "history" not in read_checkpoint(tmp_path / "start" / "stage2" / "final.pt")["meta"]
+
+
 def test_frozen_norm_trains_with_the_running_statistics_and_keeps_them(synthetic_cache, tmp_path):  # noqa: F811
     """[stage2] frozen_norm: BatchNorm normalises with its running statistics while the
     weights train, so those statistics come out exactly as they went in."""
