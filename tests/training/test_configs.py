@@ -64,7 +64,9 @@ def test_a_config_extends_its_base_table_by_table(tmp_path):
         load_config(child)
 
 
-@pytest.mark.parametrize("name", ["cpu_continue_base", "cpu_continue_centred", "cpu_continue_frozen_norm", "cpu_continue_lifting"])
+@pytest.mark.parametrize("name", [
+    "cpu_continue_base", "cpu_continue_centred", "cpu_continue_frozen_norm", "cpu_continue_lifting", "cpu_continue_long",
+])
 def test_continuation_configs_build_the_shipped_network(name):
     """They start from assets/models/mpm_base.pt (--init): its weights must load strictly,
     whatever cpu_shipped.toml, which they extend, has since changed (e.g. its norm)."""
