@@ -85,7 +85,7 @@ class StageTrainer:
         self.batches = batches
         self.val_sources = list(val_sources)
         self.folder = Path(folder)
-        self.meta = meta or {}
+        self.meta = dict(meta or {})  # its own: load_weights and resume add to it
         if stage == "stage1":
             self.objective: PretrainObjective | FinetuneObjective = PretrainObjective(self.model, self.settings.weights)
         else:
@@ -154,7 +154,7 @@ class StageTrainer:
         model continued from a release still says how the release was made."""
         ckpt = read_checkpoint(path)
         self.model.load_state_dict(strip_module_prefix(ckpt["model"]))
-        self.meta = {**self.meta, "init_from": str(path)}
+        self.meta["init_from"] = str(path)
         history = (ckpt.get("meta") or {}).get("history")
         if history:
             self.meta["history"] = list(history)
@@ -168,9 +168,10 @@ class StageTrainer:
         self.scaler.load_state_dict(ckpt["scaler"])
         self.epoch, self.global_step, self.step_in_epoch = ckpt["epoch"], ckpt["step"], ckpt["step_in_epoch"]
         self.sums, self.best = dict(ckpt["sums"]), float(ckpt["best"])
+        saved = ckpt.get("meta") or {}
         for key in ("init_from", "history"):  # where the run started, kept across restarts
-            if key in (ckpt.get("meta") or {}):
-                self.meta[key] = ckpt["meta"][key]
+            if key in saved:
+                self.meta[key] = saved[key]
         torch.set_rng_state(ckpt["rng"]["torch"])
         if "cuda" in ckpt["rng"] and self.ctx.device.type == "cuda":
             torch.cuda.set_rng_state(ckpt["rng"]["cuda"], self.ctx.device)
