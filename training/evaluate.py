@@ -28,9 +28,11 @@ the engine's own runtime exactly as ``engine.api`` and the add-on do. ``--baseli
 gives the MLP baselines the same flip averaging, for a like-for-like comparison.
 
 Metrics per case (``training.metrics``): ``mpjpe``, ``p_mpjpe`` (mm), ``pck150``, ``auc``
-(%), ``accel`` (mm / frame^2 at the model's frame rate), and ``mpjpe_missing`` for
-``partial3d``; averaged per action then over actions where actions are known (CMU:
-the category of the motion description). Report layout::
+(%), ``accel`` (mm / frame^2 at the model's frame rate), ``mpjpe_missing`` for
+``partial3d``, and for lifting on a skeleton with more than the Human3.6M 17 joints
+(``anim19``) ``mpjpe_h36m17``, the MPJPE over those 17 alone (the literature's); averaged
+per action then over actions where actions are known (CMU: the category of the motion
+description). Report layout::
 
     report["protocols"][protocol][case]["mpjpe"]      (case "all" where there is one)
     report["baselines"][name][protocol][case]["mpjpe"]
@@ -65,9 +67,23 @@ PARTIAL_CASES = ("right_leg", "left_leg", "left_arm", "right_arm")
 
 
 # -- scoring -----------------------------------------------------------------------------
-def score(preds: list[np.ndarray], views: list[EvalView], missing: list[np.ndarray] | None = None) -> dict[str, float]:
-    """Metrics over many views, frame-weighted within an action, then averaged over actions."""
+def h36m_subset(skel: Skeleton) -> np.ndarray | None:
+    """(J,) mask of the Human3.6M 17 joints in a skeleton that has them and more (``anim19``:
+    all but the toes), for the literature's MPJPE beside the whole skeleton's; None otherwise."""
+    h36m = get_skeleton("h36m17")
+    if skel.num_joints == h36m.num_joints or not set(h36m.joints) <= set(skel.joints):
+        return None
+    return np.isin(skel.joints, h36m.joints)
+
+
+def score(
+    preds: list[np.ndarray], views: list[EvalView], missing: list[np.ndarray] | None = None, h36m: np.ndarray | None = None
+) -> dict[str, float]:
+    """Metrics over many views, frame-weighted within an action, then averaged over actions;
+    with ``h36m`` (a joint mask, :func:`h36m_subset`) also ``mpjpe_h36m17`` over those joints."""
     per = {k: [] for k in ("mpjpe", "p_mpjpe", "pck150", "auc")}
+    if h36m is not None:
+        per["mpjpe_h36m17"] = []
     actions, accel, accel_actions = [], [], []
     missing_err, missing_actions = [], []
     for i, (pred, view) in enumerate(zip(preds, views)):
@@ -79,6 +95,8 @@ def score(preds: list[np.ndarray], views: list[EvalView], missing: list[np.ndarr
         per["p_mpjpe"].append(metrics.p_mpjpe(p, g))
         per["pck150"].append(metrics.pck(p, g))
         per["auc"].append(metrics.auc(p, g))
+        if h36m is not None:
+            per["mpjpe_h36m17"].append(metrics.mpjpe(p, g, h36m))
         actions += [view.action] * len(p)
         if keep.all() and len(p) >= 3:
             accel.append(metrics.accel_error(p, g))
@@ -86,7 +104,7 @@ def score(preds: list[np.ndarray], views: list[EvalView], missing: list[np.ndarr
         if missing is not None:
             missing_err.append(metrics.mpjpe(p, g, missing[i][keep]))
             missing_actions += [view.action] * len(p)
-    scale = {"mpjpe": 1000.0, "p_mpjpe": 1000.0, "pck150": 100.0, "auc": 100.0}
+    scale = {"mpjpe": 1000.0, "p_mpjpe": 1000.0, "pck150": 100.0, "auc": 100.0, "mpjpe_h36m17": 1000.0}
     out = {k: metrics.average_by_action(np.concatenate(v), actions) * scale[k] for k, v in per.items()}
     out["accel"] = metrics.average_by_action(np.concatenate(accel), accel_actions) * 1000.0 if accel else float("nan")
     if missing is not None:
@@ -112,17 +130,18 @@ def occlusion_mask(case: str, view_index: int, frames: int, skel: Skeleton, seed
 # -- protocols ---------------------------------------------------------------------------
 def run_lifting(predictor, views: list[EvalView], seed: int, noise_px: float, skel: Skeleton) -> dict[str, dict]:
     out = {}
+    h36m = h36m_subset(skel)
     centring = [v.centring() for v in views]
-    out["lift_gt2d"] = {"all": score(predictor.lift_many([(v.points, v.visible_2d) for v in views], centring), views)}
+    out["lift_gt2d"] = {"all": score(predictor.lift_many([(v.points, v.visible_2d) for v in views], centring), views, h36m=h36m)}
     noisy = []
     for i, v in enumerate(views):
         rng = np.random.default_rng([seed, i, 3])
         noisy.append((_normalise(detector_noise(v.points_px, noise_px, skel, rng), v), v.visible_2d))
-    out["lift_noisy2d"] = {"all": score(predictor.lift_many(noisy, centring), views)}
+    out["lift_noisy2d"] = {"all": score(predictor.lift_many(noisy, centring), views, h36m=h36m)}
     cases = {}
     for case in OCCLUSION_CASES:
         items = [(v.points, v.visible_2d & occlusion_mask(case, i, len(v.points), skel, seed)) for i, v in enumerate(views)]
-        cases[case] = score(predictor.lift_many(items, centring), views)
+        cases[case] = score(predictor.lift_many(items, centring), views, h36m=h36m)
     out["occluded2d"] = cases
     return out
 
@@ -141,12 +160,13 @@ def run_partial(predictor, views: list[EvalView], skel: Skeleton) -> dict[str, d
     return {"partial3d": cases}
 
 
-def run_real2d(predictor, views: list[EvalView]) -> dict[str, dict]:
+def run_real2d(predictor, views: list[EvalView], skel: Skeleton) -> dict[str, dict]:
+    h36m = h36m_subset(skel)
     preds = predictor.lift_many([(v.points, v.visible_2d & (v.confidence > 0.3)) for v in views], [v.centring() for v in views])
-    cases = {"all": score(preds, views)}
+    cases = {"all": score(preds, views, h36m=h36m)}
     for cam in sorted({v.name.split("/")[-1] for v in views}):
         chosen = [(p, v) for p, v in zip(preds, views) if v.name.endswith("/" + cam)]
-        cases[cam] = score([p for p, _ in chosen], [v for _, v in chosen])
+        cases[cam] = score([p for p, _ in chosen], [v for _, v in chosen], h36m=h36m)
     return {"real2d": cases}
 
 
@@ -179,7 +199,7 @@ def evaluate(predictors: dict[str, object], views: list[EvalView], real_views: l
         if hasattr(predictor, "complete_many") and views and "partial3d" in protocols:
             res.update(run_partial(predictor, views, skel))
         if hasattr(predictor, "lift_many") and real_views and "real2d" in protocols:
-            res.update(run_real2d(predictor, real_views))
+            res.update(run_real2d(predictor, real_views, skel))
         results[name] = res
     return results
 
@@ -187,12 +207,18 @@ def evaluate(predictors: dict[str, object], views: list[EvalView], real_views: l
 # -- table -------------------------------------------------------------------------------
 def format_table(report: dict) -> str:
     baselines = report.get("baselines", {})
+    # The Human3.6M 17 joints' MPJPE (the literature's) beside the whole skeleton's, where the
+    # skeleton has more joints.
+    h36m = any("mpjpe_h36m17" in m for cases in report["protocols"].values() for m in cases.values())
     head = f"{'protocol':<14}{'case':<22}{'MPJPE':>8}{'P-MPJPE':>9}{'PCK150':>8}{'AUC':>7}{'accel':>7}"
+    head += f"{'H36M-17':>9}" if h36m else ""
     head += "".join(f"{name[:10]:>11}" for name in baselines)
     lines = [head, "-" * len(head)]
     for protocol, cases in report["protocols"].items():
         for case, m in cases.items():
             row = f"{protocol:<14}{case:<22}{m['mpjpe']:>8.1f}{m['p_mpjpe']:>9.1f}{m['pck150']:>8.1f}{m['auc']:>7.1f}{m['accel']:>7.2f}"
+            if h36m:
+                row += f"{m['mpjpe_h36m17']:>9.1f}" if "mpjpe_h36m17" in m else f"{'-':>9}"
             if "mpjpe_missing" in m:
                 row += f"  (missing {m['mpjpe_missing']:.1f})"
             for name, res in baselines.items():
@@ -200,6 +226,8 @@ def format_table(report: dict) -> str:
                 key = "mpjpe_missing" if "mpjpe_missing" in m else "mpjpe"
                 row += f"{b[key]:>11.1f}" if b else f"{'-':>11}"
             lines.append(row)
+    if h36m:
+        lines.append("H36M-17: MPJPE over the Human3.6M 17 joints only (the skeleton's other joints left out), mm")
     if baselines:
         lines.append("baseline columns: MPJPE (mpjpe_missing for partial3d), mm")
     return "\n".join(lines)

@@ -10,7 +10,7 @@ from .loop_fixtures import synthetic_cache, tiny_config  # noqa: F401  (fixtures
 from .motion_synthetic import synthetic_clips
 from training.baselines import fill_missing
 from training.eval_views import views_from_clips
-from training.evaluate import OCCLUSION_CASES, PARTIAL_CASES, main, occlusion_mask
+from training.evaluate import OCCLUSION_CASES, PARTIAL_CASES, h36m_subset, main, occlusion_mask, score
 from training.run_config import load_config
 from training.train_baseline import train_baseline
 
@@ -53,6 +53,20 @@ def test_fill_interpolates_seen_joints_and_mirrors_unseen_limbs():
     assert np.linalg.norm(mirrored[:, knee] - pose[:, knee], axis=-1).mean() < 0.25
 
 
+def test_h36m17_mpjpe_leaves_out_the_toes_only():
+    view = views_from_clips(synthetic_clips({"05": 1}, frames=30), "anim19", 30.0)[0]
+    subset = h36m_subset(SKEL)
+    assert subset.sum() == 17 and not subset[[SKEL.index("left_toe"), SKEL.index("right_toe")]].any()
+    assert h36m_subset(get_skeleton("h36m17")) is None  # nothing to leave out
+    pred = view.pose_3d.copy()
+    pred[:, SKEL.index("left_toe"), 0] += 0.19  # 19 cm off on one of 19 joints: 10 mm MPJPE
+    pred[:, SKEL.index("left_knee"), 1] += 0.017  # 17 mm on one of the 17
+    m = score([pred], [view], h36m=subset)
+    assert m["mpjpe"] == pytest.approx(10.0 + 17.0 / 19, abs=1e-3)
+    assert m["mpjpe_h36m17"] == pytest.approx(1.0, abs=1e-3)
+    assert "mpjpe_h36m17" not in score([pred], [view])
+
+
 def test_evaluate_cli_report_layout_with_baselines(tiny_config, tmp_path, synthetic_cache, tiny_checkpoint):
     cfg = load_config(tiny_config, out=str(tmp_path / "run"))
     baseline = train_baseline(cfg, tmp_path / "mlp", max_steps=3)
@@ -67,7 +81,7 @@ def test_evaluate_cli_report_layout_with_baselines(tiny_config, tmp_path, synthe
     for case in protocols["partial3d"].values():
         assert case["mpjpe_missing"] > case["mpjpe"] > 0  # observed joints come back exact
     for m in protocols["lift_gt2d"]["all"], protocols["occluded2d"]["2_arms"]:
-        assert set(m) >= {"mpjpe", "p_mpjpe", "pck150", "auc", "accel"} and m["p_mpjpe"] <= m["mpjpe"]
+        assert set(m) >= {"mpjpe", "p_mpjpe", "pck150", "auc", "accel", "mpjpe_h36m17"} and m["p_mpjpe"] <= m["mpjpe"]
     assert set(report["baselines"]) == {"mlp", "fill"}
     assert report["baselines"]["mlp"]["lift_gt2d"]["all"]["mpjpe"] > 0
     assert set(report["baselines"]["fill"]) == {"partial3d"}
