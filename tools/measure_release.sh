@@ -118,14 +118,10 @@ for path in sys.argv[2:]:
         echo
         echo "== $report (shipped, then candidate)"
         if [ -f "$shipped/$report" ]; then
-            "$python" -m training.compare_reports "shipped=$shipped/$report" "candidate=$models/$report"
+            "$python" -m training.compare_reports "shipped=$shipped/$report" "candidate=$models/$report" --margin-over mlp
         else
-            "$python" -m training.compare_reports "candidate=$models/$report"
+            "$python" -m training.compare_reports "candidate=$models/$report" --margin-over mlp
         fi
-        "$python" -c 'import json, sys; r = json.load(open(sys.argv[1]))
-for p in ("lift_gt2d", "lift_noisy2d"):
-    mpm, mlp = r["protocols"][p]["all"]["mpjpe"], r["baselines"]["mlp"][p]["all"]["mpjpe"]
-    print(f"{p}: candidate {mpm:.1f} mm, MLP {mlp:.1f} mm, margin over the MLP {100 * (1 - mpm / mlp):.1f} %")' "$models/$report"
     done
     echo
     echo "== lifting by head (mm: lift_gt2d / lift_noisy2d)"

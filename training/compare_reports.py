@@ -11,6 +11,13 @@ compared; baselines are left out). Output layout::
 
     out["groups"][group][protocol][case][metric] = {"mean": ..., "std": ..., "values": [...]}
     out["reports"][group] = [paths]
+    out["margins"][group][protocol][metric] = {"mpm": ..., "baseline": ..., "percent": ...}   (--margin-over)
+
+``--margin-over NAME`` adds how far MPM is ahead of the baseline NAME that the reports
+carry (``report["baselines"][NAME]``), per group, on every protocol with a case ``all``
+both have (the training issue asks for 15 % over the single-frame MLP on ``lift_gt2d`` and
+``lift_noisy2d``): ``100 * (1 - mpm / baseline)`` of the group means, for MPJPE and, where
+the reports have it, the Human3.6M 17 joints' MPJPE.
 """
 from __future__ import annotations
 
@@ -24,6 +31,8 @@ import numpy as np
 # The numbers compared: lifting MPJPE for every protocol, and the missing joints' error
 # for 3D completion (its observed joints are returned as given).
 METRICS = ("mpjpe", "p_mpjpe", "mpjpe_missing")
+# The numbers a margin over a baseline is given for.
+MARGIN_METRICS = ("mpjpe", "mpjpe_h36m17")
 
 
 def _cases(report: dict) -> list[tuple[str, str]]:
@@ -54,6 +63,37 @@ def summarise(groups: dict[str, list[dict]]) -> dict[str, dict]:
     return out
 
 
+def margins(groups: dict[str, list[dict]], baseline: str) -> dict[str, dict]:
+    """{group: {protocol: {metric: {"mpm", "baseline", "percent"}}}}: MPM's lead over the
+    baseline ``baseline`` in the group means, for each protocol's case ``all``."""
+    out: dict[str, dict] = {}
+    for group, reports in groups.items():
+        if any(baseline not in r.get("baselines", {}) for r in reports):
+            raise ValueError(f"group {group!r}: not every report has the baseline {baseline!r}")
+        table: dict[str, dict] = {}
+        for protocol in reports[0]["protocols"]:
+            for metric in MARGIN_METRICS:
+                pairs = [(r["protocols"][protocol].get("all", {}).get(metric),
+                          r["baselines"][baseline].get(protocol, {}).get("all", {}).get(metric)) for r in reports]
+                if any(a is None or b is None for a, b in pairs):
+                    continue
+                mpm, base = (float(np.mean(v)) for v in zip(*pairs))
+                table.setdefault(protocol, {})[metric] = {"mpm": mpm, "baseline": base, "percent": 100.0 * (1.0 - mpm / base)}
+        out[group] = table
+    return out
+
+
+def format_margins(table: dict[str, dict], baseline: str) -> str:
+    lines = []
+    for group, protocols in table.items():
+        for protocol, by_metric in protocols.items():
+            for metric, m in by_metric.items():
+                joints = " (Human3.6M 17 joints)" if metric == "mpjpe_h36m17" else ""
+                lines.append(f"{group}: {protocol}{joints} MPM {m['mpm']:.1f} mm, {baseline} {m['baseline']:.1f} mm, "
+                             f"margin over {baseline} {m['percent']:.1f} %")
+    return "\n".join(lines)
+
+
 def format_table(summary: dict[str, dict]) -> str:
     """One row per protocol and case, one column per group: the mean ± std of MPJPE
     (``mpjpe_missing`` where there is one)."""
@@ -81,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.compare_reports", description=__doc__.split("\n\n")[0])
     ap.add_argument("groups", nargs="+", type=_group, metavar="NAME=REPORT[,REPORT...]")
     ap.add_argument("--out", type=Path, default=None, help="write the summary as JSON")
+    ap.add_argument("--margin-over", default=None, metavar="BASELINE",
+                    help="also print (and write) MPM's margin over this baseline of the reports, e.g. mlp")
     args = ap.parse_args(argv)
     loaded = {}
     for name, paths in args.groups:
@@ -96,9 +138,15 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         ap.error(str(exc))
     print(format_table(summary))
+    payload = {"groups": summary, "reports": {name: [str(p) for p in paths] for name, paths in args.groups}}
+    if args.margin_over:
+        try:
+            payload["margins"] = margins(loaded, args.margin_over)
+        except ValueError as exc:
+            ap.error(str(exc))
+        print(format_margins(payload["margins"], args.margin_over))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"groups": summary, "reports": {name: [str(p) for p in paths] for name, paths in args.groups}}
         args.out.write_text(json.dumps(payload, indent=1), encoding="utf-8")
         print(f"wrote {args.out}", file=sys.stderr)
     return 0

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from training.compare_reports import main, summarise
+from training.compare_reports import main, margins, summarise
 
 
 def _report(lift: float, missing: float) -> dict:
@@ -51,3 +51,26 @@ def test_command_line_writes_table_and_json(tmp_path, capsys):
     assert written["groups"]["b"]["partial3d"]["left_arm"]["mpjpe_missing"]["mean"] == 152.0
     with pytest.raises(SystemExit):
         main(["a=" + str(tmp_path / "missing.json")])
+
+
+def test_margin_over_a_baseline_from_the_group_means(tmp_path, capsys):
+    a, b = _report(80.0, 150.0), _report(90.0, 150.0)
+    for r in a, b:
+        r["baselines"]["mlp"]["lift_gt2d"]["all"]["mpjpe"] = 100.0
+    a["protocols"]["lift_gt2d"]["all"]["mpjpe_h36m17"] = 72.0
+    a["baselines"]["mlp"]["lift_gt2d"]["all"]["mpjpe_h36m17"] = 90.0
+    table = margins({"g": [a, b]}, "mlp")["g"]
+    assert table["lift_gt2d"]["mpjpe"] == pytest.approx({"mpm": 85.0, "baseline": 100.0, "percent": 15.0})
+    assert "mpjpe_h36m17" not in table["lift_gt2d"]  # not in every report
+    assert set(table) == {"lift_gt2d"}  # partial3d has no case "all"
+    assert margins({"g": [a]}, "mlp")["g"]["lift_gt2d"]["mpjpe_h36m17"]["percent"] == pytest.approx(20.0)
+    with pytest.raises(ValueError, match="baseline 'fill'"):
+        margins({"g": [a]}, "fill")
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps(a))
+    out = tmp_path / "m.json"
+    assert main([f"cand={path}", "--margin-over", "mlp", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "cand: lift_gt2d MPM 80.0 mm, mlp 100.0 mm, margin over mlp 20.0 %" in printed
+    assert "cand: lift_gt2d (Human3.6M 17 joints) MPM 72.0 mm, mlp 90.0 mm, margin over mlp 20.0 %" in printed
+    assert json.loads(out.read_text())["margins"]["cand"]["lift_gt2d"]["mpjpe"]["percent"] == pytest.approx(20.0)

@@ -54,7 +54,7 @@ def test_a_candidate_is_measured_in_the_repositorys_layout_and_compared(tiny_che
     assert set(heads) == {"full", "full_flip", "centre", "centre_flip", "both", "both_flip"}
     assert heads["full"] == _mpjpe(models / "mpm_base.report.json")
     summary = (first / "summary.txt").read_text()
-    assert f"full         {heads['full']:6.1f}" in summary and "margin over the MLP" in summary
+    assert f"full         {heads['full']:6.1f}" in summary and "candidate: lift_noisy2d MPM" in summary and "margin over mlp" in summary
 
     # Measured again against the first measurement as the shipped model: the runtime reports
     # reuse its flip-averaged MLP, and the summary sets the two side by side.
