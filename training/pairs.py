@@ -102,9 +102,14 @@ class Windows:
 
     def frame_index(self, rows: np.ndarray) -> np.ndarray:
         """(B, T) indices into the stored frames for window ``rows``."""
+        return self.frame_position(rows, np.ones(len(rows))).astype(np.int64)
+
+    def frame_position(self, rows: np.ndarray, speed: np.ndarray) -> np.ndarray:
+        """(B, T) fractional positions among the stored frames for window ``rows`` played
+        ``speed`` (B,) times as fast about its centre, clamped to its sequence's ends."""
         half = self.num_frames // 2
         seq, centre = self.sequence[rows], self.centre[rows]
-        offsets = np.arange(-half, half + 1)
+        offsets = np.arange(-half, half + 1)[None, :] * np.asarray(speed, np.float64)[:, None]
         local = np.clip(centre[:, None] + offsets, 0, self.lengths[seq][:, None] - 1)
         return self.starts[seq][:, None] + local
 
@@ -125,11 +130,14 @@ class AugmentConfig:
     """Training augmentation. ``bone_scale``: standard deviation of the per-bone length
     factor (left and right scaled alike); ``flip_prob``: horizontal flip with left/right
     swap; ``noise``: the detector-noise model (``training.data.cameras.DetectorNoise``,
-    calibrated on real detections) applied to the 2D input, or None for clean 2D."""
+    calibrated on real detections) applied to the 2D input, or None for clean 2D;
+    ``speed``: each motion window played this many times as fast about its centre, drawn
+    log-uniformly per window from ``(low, high)`` (frames interpolated; (1, 1): as recorded)."""
 
     flip_prob: float = 0.5
     bone_scale: float = 0.0
     noise: DetectorNoise | None = None
+    speed: tuple[float, float] = (1.0, 1.0)
 
 
 def _empty_like_batch(b: int, t: int, j: int) -> dict[str, np.ndarray]:
@@ -208,12 +216,26 @@ class MotionPairs:
     def __len__(self) -> int:
         return len(self.windows)
 
-    def world_windows(self, rows: np.ndarray) -> np.ndarray:
-        return self.frames[self.windows.frame_index(rows)]
+    def world_windows(self, rows: np.ndarray, speed: np.ndarray | None = None) -> np.ndarray:
+        """(B, T, J, 3) world positions of window ``rows``, each played ``speed`` (B,) times
+        as fast (None: as recorded)."""
+        if speed is None:
+            return self.frames[self.windows.frame_index(rows)]
+        pos = self.windows.frame_position(rows, speed)
+        lo = np.floor(pos).astype(np.int64)
+        hi = np.minimum(lo + 1, len(self.frames) - 1)
+        w = (pos - lo)[..., None, None]
+        a, b = self.frames[lo].astype(np.float64), self.frames[hi].astype(np.float64)
+        # On a stored frame take it as is: the next one may be another clip's, or missing (NaN).
+        return np.where(w > 0, (1 - w) * a + w * b, a)
 
     def make(self, rows: np.ndarray, rng: np.random.Generator, augment: bool = True) -> dict[str, np.ndarray]:
         skel, aug = self.skeleton, self.augment
-        world = self.world_windows(rows).astype(np.float64)
+        speed = None
+        if augment and aug.speed != (1.0, 1.0):
+            lo, hi = np.log(aug.speed)
+            speed = np.exp(rng.uniform(lo, hi, len(rows)))
+        world = self.world_windows(rows, speed).astype(np.float64)
         b, t, j, _ = world.shape
         out = _empty_like_batch(b, t, j)
         if augment and aug.bone_scale > 0:

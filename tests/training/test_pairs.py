@@ -132,3 +132,25 @@ def test_view_centred_windows_are_what_the_engine_lifts():
         return (np.nanmin(pts, 1) + np.nanmax(pts, 1)) / 2
     off, on = np.abs(box_centre(a)).max(), np.abs(box_centre(b)).max()
     assert off > 0.3 and on < 0.1 * off, (off, on)
+
+
+def test_speed_augmentation_plays_windows_faster_or_slower():
+    w = Windows([10, 20], num_frames=5)
+    pos = w.frame_position(np.array([0, 15]), np.array([1.0, 2.0]))
+    assert pos[0].tolist() == [0, 0, 0, 1, 2]  # speed 1: the plain window, edges repeated
+    assert pos[1].tolist() == [11, 13, 15, 17, 19]  # twice as fast: every other frame of sequence 2
+    pairs = _pairs()
+    frames = pairs.frames.astype(np.float64)
+    rows = np.array([13])
+    half_speed = pairs.world_windows(rows, np.array([0.5]))[0]
+    centre = pairs.windows.frame_index(rows)[0, 13]
+    # half speed: frames centre, centre + 0.5, centre + 1, ... (interpolated between stored frames)
+    assert np.allclose(half_speed[13], frames[centre])
+    assert np.allclose(half_speed[14], 0.5 * (frames[centre] + frames[centre + 1]))
+    assert np.allclose(half_speed[15], frames[centre + 1])
+    # the config draws one speed per window within [low, high]
+    fast = _pairs(AugmentConfig(flip_prob=0.0, speed=(2.0, 2.0))).make(np.arange(4), np.random.default_rng(0))
+    plain = _pairs().make(np.arange(4), np.random.default_rng(0))
+    assert fast["pose_3d"].shape == plain["pose_3d"].shape and np.isfinite(fast["pose_3d"]).all()
+    step = lambda b: np.linalg.norm(np.diff(b["pose_3d"][:, 10:16], axis=1), axis=-1).mean()  # noqa: E731
+    assert step(fast) > 1.5 * step(plain)  # joints move twice as far per frame
