@@ -235,7 +235,8 @@ class MotionPairs:
         if augment and aug.speed != (1.0, 1.0):
             lo, hi = np.log(aug.speed)
             speed = np.exp(rng.uniform(lo, hi, len(rows)))
-        world = self.world_windows(rows, speed).astype(np.float64)
+        # Interpolated windows come as float64 already: no second copy of them.
+        world = self.world_windows(rows, speed).astype(np.float64, copy=False)
         b, t, j, _ = world.shape
         out = _empty_like_batch(b, t, j)
         if augment and aug.bone_scale > 0:
