@@ -32,9 +32,14 @@ Metrics per case (``training.metrics``): ``mpjpe``, ``p_mpjpe`` (mm), ``pck150``
 ``partial3d``, and for lifting on a skeleton with more than the Human3.6M 17 joints
 (``anim19``) ``mpjpe_h36m17``, the MPJPE over those 17 alone (the literature's); averaged
 per action then over actions where actions are known (CMU: the category of the motion
-description). Report layout::
+description). Every case also breaks its MPJPE down by action (``mpjpe_per_action``,
+where actions are known) and by joint (``mpjpe_per_joint``); the printed table is followed
+by both breakdowns for ``lift_gt2d`` and ``lift_noisy2d``, MPM beside the baselines.
+Report layout::
 
     report["protocols"][protocol][case]["mpjpe"]      (case "all" where there is one)
+    report["protocols"][protocol][case]["mpjpe_per_action"][action]   (mm)
+    report["protocols"][protocol][case]["mpjpe_per_joint"][joint]     (mm)
     report["baselines"][name][protocol][case]["mpjpe"]
 """
 from __future__ import annotations
@@ -43,6 +48,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -77,13 +83,19 @@ def h36m_subset(skel: Skeleton) -> np.ndarray | None:
 
 
 def score(
-    preds: list[np.ndarray], views: list[EvalView], missing: list[np.ndarray] | None = None, h36m: np.ndarray | None = None
-) -> dict[str, float]:
+    preds: list[np.ndarray], views: list[EvalView], missing: list[np.ndarray] | None = None, h36m: np.ndarray | None = None,
+    joints: Sequence[str] | None = None,
+) -> dict:
     """Metrics over many views, frame-weighted within an action, then averaged over actions;
-    with ``h36m`` (a joint mask, :func:`h36m_subset`) also ``mpjpe_h36m17`` over those joints."""
+    with ``h36m`` (a joint mask, :func:`h36m_subset`) also ``mpjpe_h36m17`` over those joints.
+    The breakdowns a researcher reads a model's errors by: ``mpjpe_per_action`` ({action:
+    mm}, where actions are known; the Human3.6M papers' per-action table) and, given the
+    skeleton's joint names ``joints``, ``mpjpe_per_joint`` ({joint: mm}, averaged over
+    actions like ``mpjpe``; joints without ground truth left out)."""
     per = {k: [] for k in ("mpjpe", "p_mpjpe", "pck150", "auc")}
     if h36m is not None:
         per["mpjpe_h36m17"] = []
+    joint_err = []
     actions, accel, accel_actions = [], [], []
     missing_err, missing_actions = [], []
     for i, (pred, view) in enumerate(zip(preds, views)):
@@ -92,6 +104,7 @@ def score(
         keep = np.isfinite(gt).any(-1).any(-1) & np.isfinite(pred).all(-1).all(-1)
         p, g = pred[keep], gt[keep]
         per["mpjpe"].append(metrics.mpjpe(p, g))
+        joint_err.append(metrics.joint_errors(p, g))
         per["p_mpjpe"].append(metrics.p_mpjpe(p, g))
         per["pck150"].append(metrics.pck(p, g))
         per["auc"].append(metrics.auc(p, g))
@@ -110,6 +123,15 @@ def score(
     if missing is not None:
         out["mpjpe_missing"] = metrics.average_by_action(np.concatenate(missing_err), missing_actions) * 1000.0
     out["frames"] = int(sum(len(a) for a in per["mpjpe"]))
+    by_action = metrics.means_by_action(np.concatenate(per["mpjpe"]), actions)
+    if by_action:
+        out["mpjpe_per_action"] = {a: round(v * 1000.0, 3) for a, v in by_action.items()}
+    if joints is not None:
+        err = np.concatenate(joint_err)
+        out["mpjpe_per_joint"] = {
+            name: round(metrics.average_by_action(err[:, j], actions) * 1000.0, 3)
+            for j, name in enumerate(joints) if np.isfinite(err[:, j]).any()
+        }
     return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in out.items()}
 
 
@@ -132,16 +154,16 @@ def run_lifting(predictor, views: list[EvalView], seed: int, noise_px: float, sk
     out = {}
     h36m = h36m_subset(skel)
     centring = [v.centring() for v in views]
-    out["lift_gt2d"] = {"all": score(predictor.lift_many([(v.points, v.visible_2d) for v in views], centring), views, h36m=h36m)}
+    out["lift_gt2d"] = {"all": score(predictor.lift_many([(v.points, v.visible_2d) for v in views], centring), views, h36m=h36m, joints=skel.joints)}
     noisy = []
     for i, v in enumerate(views):
         rng = np.random.default_rng([seed, i, 3])
         noisy.append((_normalise(detector_noise(v.points_px, noise_px, skel, rng), v), v.visible_2d))
-    out["lift_noisy2d"] = {"all": score(predictor.lift_many(noisy, centring), views, h36m=h36m)}
+    out["lift_noisy2d"] = {"all": score(predictor.lift_many(noisy, centring), views, h36m=h36m, joints=skel.joints)}
     cases = {}
     for case in OCCLUSION_CASES:
         items = [(v.points, v.visible_2d & occlusion_mask(case, i, len(v.points), skel, seed)) for i, v in enumerate(views)]
-        cases[case] = score(predictor.lift_many(items, centring), views, h36m=h36m)
+        cases[case] = score(predictor.lift_many(items, centring), views, h36m=h36m, joints=skel.joints)
     out["occluded2d"] = cases
     return out
 
@@ -156,17 +178,17 @@ def run_partial(predictor, views: list[EvalView], skel: Skeleton) -> dict[str, d
             hidden[:, skel.limb_indices(limb)] = True
             items.append((v.pose_3d, visible & ~hidden))
             missing.append(hidden & visible)
-        cases[limb] = score(predictor.complete_many(items), views, missing)
+        cases[limb] = score(predictor.complete_many(items), views, missing, joints=skel.joints)
     return {"partial3d": cases}
 
 
 def run_real2d(predictor, views: list[EvalView], skel: Skeleton) -> dict[str, dict]:
     h36m = h36m_subset(skel)
     preds = predictor.lift_many([(v.points, v.visible_2d & (v.confidence > 0.3)) for v in views], [v.centring() for v in views])
-    cases = {"all": score(preds, views, h36m=h36m)}
+    cases = {"all": score(preds, views, h36m=h36m, joints=skel.joints)}
     for cam in sorted({v.name.split("/")[-1] for v in views}):
         chosen = [(p, v) for p, v in zip(preds, views) if v.name.endswith("/" + cam)]
-        cases[cam] = score([p for p, _ in chosen], [v for _, v in chosen], h36m=h36m)
+        cases[cam] = score([p for p, _ in chosen], [v for _, v in chosen], h36m=h36m, joints=skel.joints)
     return {"real2d": cases}
 
 
@@ -230,6 +252,31 @@ def format_table(report: dict) -> str:
         lines.append("H36M-17: MPJPE over the Human3.6M 17 joints only (the skeleton's other joints left out), mm")
     if baselines:
         lines.append("baseline columns: MPJPE (mpjpe_missing for partial3d), mm")
+    return "\n".join(lines)
+
+
+BREAKDOWN_PROTOCOLS = ("lift_gt2d", "lift_noisy2d")
+
+
+def format_breakdown(report: dict, key: str) -> str:
+    """The lifting protocols' MPJPE per action (``key="mpjpe_per_action"``) or per joint
+    (``"mpjpe_per_joint"``), MPM beside the baselines that have it; "" when no case
+    ``all`` of those protocols carries the breakdown."""
+    columns = []  # (title, {row: mm})
+    for protocol in BREAKDOWN_PROTOCOLS:
+        sources = [("mpm", report["protocols"])] + list(report.get("baselines", {}).items())
+        for name, protocols in sources:
+            values = protocols.get(protocol, {}).get("all", {}).get(key)
+            if values:
+                columns.append((f"{name[:8]} {protocol.removeprefix('lift_')}", values))
+    if not columns:
+        return ""
+    rows = list(dict.fromkeys(r for _, values in columns for r in values))
+    label = key.removeprefix("mpjpe_per_")
+    head = f"{'MPJPE by ' + label:<22}" + "".join(f"{title:>16}" for title, _ in columns)
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r[:21]:<22}" + "".join(f"{values[r]:>16.1f}" if r in values else f"{'-':>16}" for _, values in columns))
     return "\n".join(lines)
 
 
@@ -352,6 +399,10 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1), encoding="utf-8")
     print(format_table(report))
+    for key in ("mpjpe_per_action", "mpjpe_per_joint"):
+        breakdown = format_breakdown(report, key)
+        if breakdown:
+            print("\n" + breakdown)
     print(f"wrote {args.out} ({report['seconds']} s)", file=sys.stderr)
     return 0
 

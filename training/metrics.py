@@ -93,6 +93,17 @@ def accel_error(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     return mpjpe(accel(pred), accel(gt))
 
 
+def means_by_action(values: np.ndarray, actions: Sequence[str | None] | None) -> dict[str, float]:
+    """{action: mean of its values}, in order of first appearance (NaN values ignored;
+    frames without an action count as the action ""); {} when no action is known."""
+    values = np.asarray(values, np.float64)
+    if actions is None or all(a is None for a in actions):
+        return {}
+    keep = np.isfinite(values)
+    labels = np.asarray([a if a is not None else "" for a in actions], dtype=object)
+    return {str(a): float(values[keep & (labels == a)].mean()) for a in dict.fromkeys(labels[keep])}
+
+
 def average_by_action(values: np.ndarray, actions: Sequence[str | None] | None) -> float:
     """Human3.6M-style averaging: mean per action, then mean over actions (plain mean
     when no action is known). NaN values are ignored."""
@@ -100,8 +111,5 @@ def average_by_action(values: np.ndarray, actions: Sequence[str | None] | None) 
     keep = np.isfinite(values)
     if not keep.any():
         return float("nan")
-    if actions is None or all(a is None for a in actions):
-        return float(values[keep].mean())
-    labels = np.asarray([a if a is not None else "" for a in actions], dtype=object)
-    per_action = [values[keep & (labels == a)].mean() for a in dict.fromkeys(labels[keep])]
-    return float(np.mean(per_action))
+    per_action = means_by_action(values, actions)
+    return float(np.mean(list(per_action.values()))) if per_action else float(values[keep].mean())

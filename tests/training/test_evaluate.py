@@ -67,6 +67,35 @@ def test_h36m17_mpjpe_leaves_out_the_toes_only():
     assert "mpjpe_h36m17" not in score([pred], [view])
 
 
+def test_breakdowns_by_action_and_joint():
+    from dataclasses import replace
+
+    from training.evaluate import format_breakdown
+
+    a, b = views_from_clips(synthetic_clips({"05": 1}, frames=30), "anim19", 30.0)[:2]
+    a, b = replace(a, action="walk"), replace(b, action="box")
+    pa, pb = a.pose_3d.copy(), b.pose_3d.copy()
+    pa[:, SKEL.index("left_wrist"), 2] += 0.19  # walk: 19 cm on the left wrist, 10 mm MPJPE
+    pb[:, SKEL.index("head"), 0] += 0.038  # box: 38 mm on the head, 2 mm MPJPE
+    m = score([pa, pb], [a, b], joints=SKEL.joints)
+    assert m["mpjpe_per_action"] == pytest.approx({"walk": 10.0, "box": 2.0}, abs=1e-3)
+    assert m["mpjpe"] == pytest.approx(6.0, abs=1e-3)  # the mean over the two actions
+    per_joint = m["mpjpe_per_joint"]
+    assert list(per_joint) == list(SKEL.joints)
+    # averaged over actions like mpjpe: the wrist is 190 mm off in one action of two
+    assert per_joint["left_wrist"] == pytest.approx(95.0, abs=1e-3) and per_joint["head"] == pytest.approx(19.0, abs=1e-3)
+    assert per_joint["right_knee"] == pytest.approx(0.0, abs=1e-6)
+    no_head = replace(a, pose_3d=a.pose_3d.copy())
+    no_head.pose_3d[:, SKEL.index("head")] = np.nan  # a rig without a head top: left out
+    unknown = score([pa], [replace(no_head, action=None)], joints=SKEL.joints)
+    assert "head" not in unknown["mpjpe_per_joint"] and "mpjpe_per_action" not in unknown
+    report = {"protocols": {"lift_gt2d": {"all": m}}, "baselines": {"mlp": {"lift_gt2d": {"all": {"mpjpe_per_action": {"walk": 12.0}}}}}}
+    table = format_breakdown(report, "mpjpe_per_action").splitlines()
+    assert table[0].split() == ["MPJPE", "by", "action", "mpm", "gt2d", "mlp", "gt2d"]
+    assert table[2].split() == ["walk", "10.0", "12.0"] and table[3].split() == ["box", "2.0", "-"]
+    assert format_breakdown({"protocols": {"partial3d": {"right_leg": m}}}, "mpjpe_per_joint") == ""
+
+
 def test_evaluate_cli_report_layout_with_baselines(tiny_config, tmp_path, synthetic_cache, tiny_checkpoint):
     cfg = load_config(tiny_config, out=str(tmp_path / "run"))
     baseline = train_baseline(cfg, tmp_path / "mlp", max_steps=3)
@@ -81,7 +110,8 @@ def test_evaluate_cli_report_layout_with_baselines(tiny_config, tmp_path, synthe
     for case in protocols["partial3d"].values():
         assert case["mpjpe_missing"] > case["mpjpe"] > 0  # observed joints come back exact
     for m in protocols["lift_gt2d"]["all"], protocols["occluded2d"]["2_arms"]:
-        assert set(m) >= {"mpjpe", "p_mpjpe", "pck150", "auc", "accel", "mpjpe_h36m17"} and m["p_mpjpe"] <= m["mpjpe"]
+        assert set(m) >= {"mpjpe", "p_mpjpe", "pck150", "auc", "accel", "mpjpe_h36m17", "mpjpe_per_joint"} and m["p_mpjpe"] <= m["mpjpe"]
+        assert set(m["mpjpe_per_joint"]) <= set(SKEL.joints) and m["mpjpe_per_joint"]["pelvis"] == 0.0
     assert set(report["baselines"]) == {"mlp", "fill"}
     assert report["baselines"]["mlp"]["lift_gt2d"]["all"]["mpjpe"] > 0
     assert set(report["baselines"]["fill"]) == {"partial3d"}

@@ -132,3 +132,6 @@ def test_average_by_action():
     values = np.array([1.0, 1.0, 1.0, 4.0])
     assert metrics.average_by_action(values, ["a", "a", "a", "b"]) == pytest.approx(2.5)
     assert metrics.average_by_action(values, None) == pytest.approx(1.75)
+    assert metrics.means_by_action(values, ["b", "a", "a", "b"]) == pytest.approx({"b": 2.5, "a": 1.0})
+    assert list(metrics.means_by_action(values, ["b", "a", "a", "b"])) == ["b", "a"]  # order of appearance
+    assert metrics.means_by_action(values, None) == {} == metrics.means_by_action(values, [None] * 4)
