@@ -113,6 +113,20 @@ class Windows:
         local = np.clip(centre[:, None] + offsets, 0, self.lengths[seq][:, None] - 1)
         return self.starts[seq][:, None] + local
 
+    def take(self, stored: np.ndarray, rows: np.ndarray, speed: np.ndarray | None = None) -> np.ndarray:
+        """(B, T, ...) of ``stored`` (frames end to end, (N, ...)) for window ``rows``, each
+        played ``speed`` (B,) times as fast (None: as recorded, ``stored``'s own dtype).
+        Between stored frames linear (float64); on a stored frame that frame as is, since
+        the next one may be another sequence's, or missing (NaN)."""
+        if speed is None:
+            return stored[self.frame_index(rows)]
+        pos = self.frame_position(rows, speed)
+        lo = np.floor(pos).astype(np.int64)
+        hi = np.minimum(lo + 1, len(stored) - 1)
+        w = (pos - lo).reshape(pos.shape + (1,) * (stored.ndim - 1))
+        a, b = stored[lo].astype(np.float64), stored[hi].astype(np.float64)
+        return np.where(w > 0, (1 - w) * a + w * b, a)
+
 
 class PairSource(Protocol):
     """Anything :class:`MixedBatches` can draw rows from."""
@@ -131,13 +145,22 @@ class AugmentConfig:
     factor (left and right scaled alike); ``flip_prob``: horizontal flip with left/right
     swap; ``noise``: the detector-noise model (``training.data.cameras.DetectorNoise``,
     calibrated on real detections) applied to the 2D input, or None for clean 2D;
-    ``speed``: each motion window played this many times as fast about its centre, drawn
-    log-uniformly per window from ``(low, high)`` (frames interpolated; (1, 1): as recorded)."""
+    ``speed``: each window (of every source kind) played this many times as fast about its
+    centre, drawn log-uniformly per window from ``(low, high)`` (frames interpolated; (1, 1):
+    as recorded)."""
 
     flip_prob: float = 0.5
     bone_scale: float = 0.0
     noise: DetectorNoise | None = None
     speed: tuple[float, float] = (1.0, 1.0)
+
+    def draw_speed(self, rng: np.random.Generator, count: int) -> np.ndarray | None:
+        """(count,) playback speeds, or None (and nothing drawn) at the recorded speed, so
+        that runs without it draw exactly the batches they drew before it existed."""
+        if self.speed == (1.0, 1.0):
+            return None
+        lo, hi = np.log(self.speed)
+        return np.exp(rng.uniform(lo, hi, count))
 
 
 def _empty_like_batch(b: int, t: int, j: int) -> dict[str, np.ndarray]:
@@ -219,22 +242,11 @@ class MotionPairs:
     def world_windows(self, rows: np.ndarray, speed: np.ndarray | None = None) -> np.ndarray:
         """(B, T, J, 3) world positions of window ``rows``, each played ``speed`` (B,) times
         as fast (None: as recorded)."""
-        if speed is None:
-            return self.frames[self.windows.frame_index(rows)]
-        pos = self.windows.frame_position(rows, speed)
-        lo = np.floor(pos).astype(np.int64)
-        hi = np.minimum(lo + 1, len(self.frames) - 1)
-        w = (pos - lo)[..., None, None]
-        a, b = self.frames[lo].astype(np.float64), self.frames[hi].astype(np.float64)
-        # On a stored frame take it as is: the next one may be another clip's, or missing (NaN).
-        return np.where(w > 0, (1 - w) * a + w * b, a)
+        return self.windows.take(self.frames, rows, speed)
 
     def make(self, rows: np.ndarray, rng: np.random.Generator, augment: bool = True) -> dict[str, np.ndarray]:
         skel, aug = self.skeleton, self.augment
-        speed = None
-        if augment and aug.speed != (1.0, 1.0):
-            lo, hi = np.log(aug.speed)
-            speed = np.exp(rng.uniform(lo, hi, len(rows)))
+        speed = aug.draw_speed(rng, len(rows)) if augment else None
         # Interpolated windows come as float64 already: no second copy of them.
         world = self.world_windows(rows, speed).astype(np.float64, copy=False)
         b, t, j, _ = world.shape
@@ -336,16 +348,19 @@ class CameraPairs:
 
     def make(self, rows: np.ndarray, rng: np.random.Generator, augment: bool = True) -> dict[str, np.ndarray]:
         skel = self.skeleton
-        idx = self.windows.frame_index(rows)
-        b, t = idx.shape
+        speed = self.augment.draw_speed(rng, len(rows)) if augment else None
+        take = lambda stored: self.windows.take(stored, rows, speed)  # noqa: E731
+        p2, t2, p3 = take(self.pose_2d), take(self.target_2d), take(self.pose_3d)
+        # A frame between two is labelled only where both are (interpolated validity is 1).
+        frame_valid = take(self.frame_valid.astype(np.float32)) == 1.0
+        b, t = p2.shape[:2]
         out = _empty_like_batch(b, t, skel.num_joints)
-        p2, t2, p3 = self.pose_2d[idx], self.target_2d[idx], self.pose_3d[idx]
         out["pose_2d"][:] = np.nan_to_num(p2)
         out["valid_2d"][:] = np.isfinite(p2).all(-1)
         out["target_2d"][:] = np.nan_to_num(t2)
         out["target_valid_2d"][:] = np.isfinite(t2).all(-1)
         out["pose_3d"][:] = np.nan_to_num(root_relative(p3, skel.root))
-        out["valid_3d"][:] = np.isfinite(p3).all(-1) & self.frame_valid[idx][..., None]
+        out["valid_3d"][:] = np.isfinite(p3).all(-1) & frame_valid[..., None]
         out["has_3d"][:] = True
         if augment:
             flip = rng.random(b) < self.augment.flip_prob
@@ -378,10 +393,10 @@ class Keypoint2DPairs:
         return len(self.windows)
 
     def make(self, rows: np.ndarray, rng: np.random.Generator, augment: bool = True) -> dict[str, np.ndarray]:
-        idx = self.windows.frame_index(rows)
-        b, t = idx.shape
+        speed = self.augment.draw_speed(rng, len(rows)) if augment else None
+        p = self.windows.take(self.points, rows, speed)
+        b, t = p.shape[:2]
         out = _empty_like_batch(b, t, self.skeleton.num_joints)
-        p = self.points[idx]
         out["pose_2d"][:] = out["target_2d"][:] = np.nan_to_num(p)
         out["valid_2d"][:] = out["target_valid_2d"][:] = np.isfinite(p).all(-1)
         if augment:

@@ -29,7 +29,7 @@ Layout (every key optional except the data sources)::
 
     [[cameras]]  ...training.data.cameras.CameraProtocol fields; several tables = a
                  protocol drawn per window (e.g. square, landscape and portrait images)
-    [augment]    flip_prob, bone_scale, speed = [low, high] (motion windows played faster or slower)
+    [augment]    flip_prob, bone_scale, speed = [low, high] (windows played faster or slower)
     [noise]      enabled = true and any scalar of training.data.cameras.DetectorNoise
                  (level, occlusion_prob, default_dropout ...): the 2D input's corruption
 

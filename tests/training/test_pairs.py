@@ -154,3 +154,39 @@ def test_speed_augmentation_plays_windows_faster_or_slower():
     assert fast["pose_3d"].shape == plain["pose_3d"].shape and np.isfinite(fast["pose_3d"]).all()
     step = lambda b: np.linalg.norm(np.diff(b["pose_3d"][:, 10:16], axis=1), axis=-1).mean()  # noqa: E731
     assert step(fast) > 1.5 * step(plain)  # joints move twice as far per frame
+
+
+def test_speed_augmentation_plays_camera_and_2d_only_windows_too():
+    """The paper layouts' camera pairs and 2D-only tracks take ``[augment] speed`` like motion
+    windows: 2D and 3D interpolated alike, a frame between a labelled and an unlabelled one
+    unlabelled, a joint between a detection and a gap undetected."""
+    from training.pairs import CameraPairs, Keypoint2DPairs
+
+    frames, j = 40, SKEL.num_joints
+    t = np.arange(frames, dtype=np.float32)
+    pose_3d = np.zeros((frames, j, 3), np.float32)
+    pose_3d[:, 1:, 0] = 0.01 * t[:, None]  # every non-root joint slides 1 cm a frame
+    pose_3d[..., 2] = 4.0
+    pose_2d = np.zeros((frames, j, 2), np.float32)
+    pose_2d[..., 0] = 500.0 + 2.0 * t[:, None]  # 2 px a frame
+    pose_2d[..., 1] = 500.0
+    valid = np.ones(frames, bool)
+    valid[21] = False
+    seq = {"pose_3d": pose_3d, "pose_2d": pose_2d, "image_size": (1000, 1000), "fps": 30.0, "valid": valid, "name": "s"}
+    rows = np.array([20])  # the window centred on frame 20
+    rng = np.random.default_rng(0)
+    plain = CameraPairs([seq], SKEL, 27, 30.0, AugmentConfig(flip_prob=0.0)).make(rows, rng)
+    half = CameraPairs([seq], SKEL, 27, 30.0, AugmentConfig(flip_prob=0.0, speed=(0.5, 0.5))).make(rows, rng)
+    # half speed: the window spans frames 13.5 .. 26.5, half a frame per step
+    assert np.allclose(np.diff(half["pose_2d"][0, :, 1, 0]), 0.5 * np.diff(plain["pose_2d"][0, :, 1, 0]), atol=1e-6)
+    assert np.allclose(np.diff(half["pose_3d"][0, :, 1, 0]), 0.005, atol=1e-6)
+    # frame 21 has no 3D label, nor have the steps between 20 and 21 and between 21 and 22
+    assert half["valid_3d"][0, :, 1].tolist() == [True] * 14 + [False] * 3 + [True] * 10
+    assert plain["valid_3d"][0, :, 1].tolist() == [True] * 14 + [False] + [True] * 12
+    points = pose_2d.copy()
+    points[21, 3] = np.nan  # one joint missed by the detector in frame 21
+    track = {"points": points, "image_size": (1000, 1000), "fps": 30.0}
+    only_2d = Keypoint2DPairs([track], SKEL, 27, 30.0, AugmentConfig(flip_prob=0.0, speed=(0.5, 0.5))).make(rows, rng)
+    assert only_2d["valid_2d"][0, :, 3].tolist() == [True] * 14 + [False] * 3 + [True] * 10
+    assert only_2d["valid_2d"][0, :, 2].all()
+    assert np.allclose(np.diff(only_2d["pose_2d"][0, :, 2, 0]), np.diff(half["pose_2d"][0, :, 2, 0]), atol=1e-6)
