@@ -11,13 +11,17 @@ compared; baselines are left out). Output layout::
 
     out["groups"][group][protocol][case][metric] = {"mean": ..., "std": ..., "values": [...]}
     out["reports"][group] = [paths]
-    out["margins"][group][protocol][metric] = {"mpm": ..., "baseline": ..., "percent": ...}   (--margin-over)
+    out["margins"][group][protocol][metric] = {"mpm": ..., "baseline": ..., "percent": ..., "ci95": [lo, hi]}   (--margin-over)
 
 ``--margin-over NAME`` adds how far MPM is ahead of the baseline NAME that the reports
 carry (``report["baselines"][NAME]``), per group, on every protocol with a case ``all``
 both have (the training issue asks for 15 % over the single-frame MLP on ``lift_gt2d`` and
 ``lift_noisy2d``): ``100 * (1 - mpm / baseline)`` of the group means, for MPJPE and, where
-the reports have it, the Human3.6M 17 joints' MPJPE.
+the reports have it, the Human3.6M 17 joints' MPJPE. Where the reports break MPJPE down by
+clip (``mpjpe_per_clip``), the MPJPE margin also gets a 95 % confidence interval from a
+paired bootstrap over the clips (the same clips resampled for MPM and the baseline, and for
+every report of a group; 2,000 draws, seeded): how much the margin depends on which clips
+happened to be evaluated.
 """
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ import numpy as np
 METRICS = ("mpjpe", "p_mpjpe", "mpjpe_missing")
 # The numbers a margin over a baseline is given for.
 MARGIN_METRICS = ("mpjpe", "mpjpe_h36m17")
+BOOTSTRAP_DRAWS = 2000
 
 
 def _cases(report: dict) -> list[tuple[str, str]]:
@@ -78,9 +83,49 @@ def margins(groups: dict[str, list[dict]], baseline: str) -> dict[str, dict]:
                 if any(a is None or b is None for a, b in pairs):
                     continue
                 mpm, base = (float(np.mean(v)) for v in zip(*pairs))
-                table.setdefault(protocol, {})[metric] = {"mpm": mpm, "baseline": base, "percent": 100.0 * (1.0 - mpm / base)}
+                entry = {"mpm": mpm, "baseline": base, "percent": 100.0 * (1.0 - mpm / base)}
+                if metric == "mpjpe":
+                    clips = [(r["protocols"][protocol]["all"].get("mpjpe_per_clip"),
+                              r["baselines"][baseline][protocol]["all"].get("mpjpe_per_clip")) for r in reports]
+                    if all(a and b for a, b in clips):
+                        entry["ci95"] = bootstrap_margin(clips)
+                table.setdefault(protocol, {})[metric] = entry
         out[group] = table
     return out
+
+
+def _clip_table(per_clip: dict[str, dict], names: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(error sums, frame counts, action codes) of the clips ``names``, in that order."""
+    actions = [str(per_clip[n]["action"]) for n in names]
+    codes = np.unique(actions, return_inverse=True)[1]
+    frames = np.array([per_clip[n]["frames"] for n in names], np.float64)
+    return np.array([per_clip[n]["mpjpe"] for n in names], np.float64) * frames, frames, codes
+
+
+def _action_averaged(sums: np.ndarray, frames: np.ndarray, codes: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """(D,) MPJPE of each resample ``draws`` (D, C) of clip indices: frame-weighted within an
+    action, then the mean over the actions drawn (the evaluator's averaging)."""
+    actions = codes.max() + 1
+    total = np.zeros((len(draws), actions))
+    count = np.zeros((len(draws), actions))
+    rows = np.repeat(np.arange(len(draws)), draws.shape[1])
+    np.add.at(total, (rows, codes[draws].ravel()), sums[draws].ravel())
+    np.add.at(count, (rows, codes[draws].ravel()), frames[draws].ravel())
+    with np.errstate(invalid="ignore"):
+        return np.nanmean(total / np.where(count > 0, count, np.nan), axis=1)
+
+
+def bootstrap_margin(clips: list[tuple[dict, dict]], draws: int = BOOTSTRAP_DRAWS, seed: int = 0) -> list[float]:
+    """95 % interval of ``100 * (1 - mpm / baseline)`` over resamples of the clips, from each
+    report's (MPM, baseline) ``mpjpe_per_clip``; the group's mean over reports per draw."""
+    names = sorted(clips[0][0])
+    if any(sorted(a) != names or sorted(b) != names for a, b in clips):
+        raise ValueError("reports break MPJPE down by different clips; evaluate them alike")
+    index = np.random.default_rng(seed).integers(len(names), size=(draws, len(names)))
+    mpm = np.mean([_action_averaged(*_clip_table(a, names), index) for a, _ in clips], axis=0)
+    base = np.mean([_action_averaged(*_clip_table(b, names), index) for _, b in clips], axis=0)
+    lo, hi = np.percentile(100.0 * (1.0 - mpm / base), [2.5, 97.5])
+    return [round(float(lo), 2), round(float(hi), 2)]
 
 
 def format_margins(table: dict[str, dict], baseline: str) -> str:
@@ -89,8 +134,9 @@ def format_margins(table: dict[str, dict], baseline: str) -> str:
         for protocol, by_metric in protocols.items():
             for metric, m in by_metric.items():
                 joints = " (Human3.6M 17 joints)" if metric == "mpjpe_h36m17" else ""
+                ci = f" (95 % CI over clips {m['ci95'][0]:.1f} to {m['ci95'][1]:.1f} %)" if "ci95" in m else ""
                 lines.append(f"{group}: {protocol}{joints} MPM {m['mpm']:.1f} mm, {baseline} {m['baseline']:.1f} mm, "
-                             f"margin over {baseline} {m['percent']:.1f} %")
+                             f"margin over {baseline} {m['percent']:.1f} %{ci}")
     return "\n".join(lines)
 
 

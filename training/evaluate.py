@@ -33,12 +33,14 @@ Metrics per case (``training.metrics``): ``mpjpe``, ``p_mpjpe`` (mm), ``pck150``
 (``anim19``) ``mpjpe_h36m17``, the MPJPE over those 17 alone (the literature's); averaged
 per action then over actions where actions are known (CMU: the category of the motion
 description). Every case also breaks its MPJPE down by action (``mpjpe_per_action``,
-where actions are known) and by joint (``mpjpe_per_joint``); the printed table is followed
-by both breakdowns for ``lift_gt2d`` and ``lift_noisy2d``, MPM beside the baselines.
-Report layout::
+where actions are known), by clip (``mpjpe_per_clip``: one motion through every camera)
+and by joint (``mpjpe_per_joint``); the printed table is followed by the action and joint
+breakdowns for ``lift_gt2d`` and ``lift_noisy2d``, MPM beside the baselines. Report
+layout::
 
     report["protocols"][protocol][case]["mpjpe"]      (case "all" where there is one)
     report["protocols"][protocol][case]["mpjpe_per_action"][action]   (mm)
+    report["protocols"][protocol][case]["mpjpe_per_clip"][clip]       ({"mpjpe": mm, "frames", "action"})
     report["protocols"][protocol][case]["mpjpe_per_joint"][joint]     (mm)
     report["baselines"][name][protocol][case]["mpjpe"]
 """
@@ -89,9 +91,12 @@ def score(
     """Metrics over many views, frame-weighted within an action, then averaged over actions;
     with ``h36m`` (a joint mask, :func:`h36m_subset`) also ``mpjpe_h36m17`` over those joints.
     The breakdowns a researcher reads a model's errors by: ``mpjpe_per_action`` ({action:
-    mm}, where actions are known; the Human3.6M papers' per-action table) and, given the
-    skeleton's joint names ``joints``, ``mpjpe_per_joint`` ({joint: mm}, averaged over
-    actions like ``mpjpe``; joints without ground truth left out)."""
+    mm}, where actions are known; the Human3.6M papers' per-action table), ``mpjpe_per_clip``
+    ({clip: {"mpjpe": mm, "frames", "action"}}, a clip being one motion through every camera:
+    the views' name up to its last "/"; what ``compare_reports`` resamples for confidence
+    intervals) and, given the skeleton's joint names ``joints``, ``mpjpe_per_joint``
+    ({joint: mm}, averaged over actions like ``mpjpe``; joints without ground truth left
+    out)."""
     per = {k: [] for k in ("mpjpe", "p_mpjpe", "pck150", "auc")}
     if h36m is not None:
         per["mpjpe_h36m17"] = []
@@ -126,6 +131,7 @@ def score(
     by_action = metrics.means_by_action(np.concatenate(per["mpjpe"]), actions)
     if by_action:
         out["mpjpe_per_action"] = {a: round(v * 1000.0, 3) for a, v in by_action.items()}
+    out["mpjpe_per_clip"] = per_clip(per["mpjpe"], views)
     if joints is not None:
         err = np.concatenate(joint_err)
         out["mpjpe_per_joint"] = {
@@ -133,6 +139,24 @@ def score(
             for j, name in enumerate(joints) if np.isfinite(err[:, j]).any()
         }
     return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in out.items()}
+
+
+def clip_name(view: EvalView) -> str:
+    """The clip a view shows: its name up to the last "/" (``02/02_01/az45`` -> ``02/02_01``)."""
+    return view.name.rsplit("/", 1)[0]
+
+
+def per_clip(frame_errors: list[np.ndarray], views: list[EvalView]) -> dict[str, dict]:
+    """{clip: {"mpjpe": mm over its frames in every view, "frames", "action"}} from each
+    view's per-frame MPJPE (metres; NaN frames left out)."""
+    sums: dict[str, list] = {}
+    for err, view in zip(frame_errors, views):
+        err = err[np.isfinite(err)]
+        entry = sums.setdefault(clip_name(view), [0.0, 0, view.action])
+        entry[0] += float(err.sum())
+        entry[1] += len(err)
+    return {clip: {"mpjpe": round(total / count * 1000.0, 3) if count else float("nan"), "frames": count, "action": action}
+            for clip, (total, count, action) in sums.items()}
 
 
 def occlusion_mask(case: str, view_index: int, frames: int, skel: Skeleton, seed: int) -> np.ndarray:

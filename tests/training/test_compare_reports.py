@@ -74,3 +74,37 @@ def test_margin_over_a_baseline_from_the_group_means(tmp_path, capsys):
     assert "cand: lift_gt2d MPM 80.0 mm, mlp 100.0 mm, margin over mlp 20.0 %" in printed
     assert "cand: lift_gt2d (Human3.6M 17 joints) MPM 72.0 mm, mlp 90.0 mm, margin over mlp 20.0 %" in printed
     assert json.loads(out.read_text())["margins"]["cand"]["lift_gt2d"]["mpjpe"]["percent"] == pytest.approx(20.0)
+
+
+def _clips(errors: dict[str, tuple[float, int, str]]) -> dict[str, dict]:
+    return {clip: {"mpjpe": e, "frames": n, "action": a} for clip, (e, n, a) in errors.items()}
+
+
+def test_bootstrap_interval_of_the_margin_over_clips(tmp_path, capsys):
+    import numpy as np
+
+    from training.compare_reports import _action_averaged, _clip_table, bootstrap_margin
+
+    mpm = _clips({"s/walk1": (30.0, 100, "walk"), "s/walk2": (50.0, 300, "walk"), "s/box": (80.0, 200, "box")})
+    # the evaluator's averaging: frame-weighted within an action (walk 45), then over actions
+    names = sorted(mpm)
+    assert _action_averaged(*_clip_table(mpm, names), np.arange(3)[None]) == pytest.approx([62.5])
+    # a baseline exactly 20 % worse on every clip: every resample gives the same margin
+    base = {k: dict(v, mpjpe=v["mpjpe"] / 0.8) for k, v in mpm.items()}
+    assert bootstrap_margin([(mpm, base)]) == pytest.approx([20.0, 20.0])
+    # MPM ahead on one clip only (by half): the interval spans what resampling the clips can
+    # give, from none of it drawn (0 %) to only it (50 %)
+    mixed = {k: dict(v, mpjpe=v["mpjpe"] * (2.0 if k == "s/box" else 1.0)) for k, v in mpm.items()}
+    lo, hi = bootstrap_margin([(mpm, mixed)])
+    assert -1e-9 <= lo < hi <= 50.0 + 1e-9 and hi - lo > 10.0
+    with pytest.raises(ValueError, match="different clips"):
+        bootstrap_margin([(mpm, base), ({"s/walk1": mpm["s/walk1"]}, base)])
+    report = _report(62.5, 150.0)
+    report["protocols"]["lift_gt2d"]["all"]["mpjpe_per_clip"] = mpm
+    report["baselines"]["mlp"]["lift_gt2d"]["all"].update(mpjpe=62.5 / 0.8, mpjpe_per_clip=base)
+    table = margins({"g": [report]}, "mlp")["g"]["lift_gt2d"]["mpjpe"]
+    assert table["percent"] == pytest.approx(20.0) and table["ci95"] == pytest.approx([20.0, 20.0])
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(report))
+    assert main([f"cand={path}", "--margin-over", "mlp"]) == 0
+    assert "margin over mlp 20.0 % (95 % CI over clips 20.0 to 20.0 %)" in capsys.readouterr().out

@@ -112,6 +112,12 @@ def test_evaluate_cli_report_layout_with_baselines(tiny_config, tmp_path, synthe
     for m in protocols["lift_gt2d"]["all"], protocols["occluded2d"]["2_arms"]:
         assert set(m) >= {"mpjpe", "p_mpjpe", "pck150", "auc", "accel", "mpjpe_h36m17", "mpjpe_per_joint"} and m["p_mpjpe"] <= m["mpjpe"]
         assert set(m["mpjpe_per_joint"]) <= set(SKEL.joints) and m["mpjpe_per_joint"]["pelvis"] == 0.0
+        # one entry per clip (its four camera views pooled), frame-weighted back to mpjpe
+        clips = m["mpjpe_per_clip"]
+        assert len(clips) == 2 and all(c.count("/") == 1 for c in clips)
+        assert sum(c["frames"] for c in clips.values()) == m["frames"]
+        pooled = sum(c["mpjpe"] * c["frames"] for c in clips.values()) / m["frames"]
+        assert pooled == pytest.approx(m["mpjpe"], abs=2e-3)
     assert set(report["baselines"]) == {"mlp", "fill"}
     assert report["baselines"]["mlp"]["lift_gt2d"]["all"]["mpjpe"] > 0
     assert set(report["baselines"]["fill"]) == {"partial3d"}
