@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One call on a lent GPU machine: train CONFIG under a time limit, evaluate what it made on
 # the validation subject through the engine's runtime (fast mode), and leave eight files
-# flat in $OUT, where they come back from: summary.txt (machine, times, the report's table),
+# flat in $OUT, where they come back from: summary.txt (machine, times, the report's tables),
 # train.log, metrics_stage{1,2}.jsonl, curves_stage{1,2}.png, model.pt (the newest
 # checkpoint without its optimizer state) and report.json. The run folder itself stays on
 # the machine (RUN, default runs/gpu_session): its checkpoints would not all come back.
@@ -68,6 +68,6 @@ done
 real2d_args=()
 [ -d "$real2d" ] && real2d_args=(--real2d "$real2d")
 "$python" -m training.evaluate --checkpoint "$out/model.pt" --data "$data" --subjects "${subjects[@]}" --runtime fast \
-    "${real2d_args[@]}" --out "$out/report.json" 2>&1 | tail -n 22 >> "$out/summary.txt"
+    "${real2d_args[@]}" --out "$out/report.json" >> "$out/summary.txt" 2>&1
 cat "$out/summary.txt"
 exit "$status"

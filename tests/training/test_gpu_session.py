@@ -35,6 +35,7 @@ def test_a_whole_run_comes_back_as_eight_files(tiny_config, synthetic_cache, tmp
     assert {p.name for p in out.iterdir()} == FILES  # the device tool brings back 8 files at most
     summary = (out / "summary.txt").read_text()
     assert "training: exit 0" in summary and "stage2/final.pt" in summary and "lift_gt2d" in summary
+    assert "MPJPE by joint" in summary  # the whole of the evaluation's printout, breakdowns included
     report = json.loads((out / "report.json").read_text())
     assert report["runtime"] == "fast" and report["subjects"] == ["09"]
     assert math.isfinite(report["protocols"]["lift_gt2d"]["all"]["mpjpe"])
