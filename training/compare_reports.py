@@ -12,6 +12,7 @@ compared; baselines are left out). Output layout::
     out["groups"][group][protocol][case][metric] = {"mean": ..., "std": ..., "values": [...]}
     out["reports"][group] = [paths]
     out["margins"][group][protocol][metric] = {"mpm": ..., "baseline": ..., "percent": ..., "ci95": [lo, hi]}   (--margin-over)
+    out["breakdowns"][protocol][group][row] = mm   (--breakdown action|joint)
 
 ``--margin-over NAME`` adds how far MPM is ahead of the baseline NAME that the reports
 carry (``report["baselines"][NAME]``), per group, on every protocol with a case ``all``
@@ -22,6 +23,10 @@ clip (``mpjpe_per_clip``), the MPJPE margin also gets a 95 % confidence interval
 paired bootstrap over the clips (the same clips resampled for MPM and the baseline, and for
 every report of a group; 2,000 draws, seeded): how much the margin depends on which clips
 happened to be evaluated.
+
+``--breakdown action`` (or ``joint``) sets the groups side by side per action (per joint)
+on ``lift_gt2d`` and ``lift_noisy2d``: each group's mean over its reports of the reports'
+``mpjpe_per_action`` (``mpjpe_per_joint``), e.g. to see which motions pre-training helps.
 """
 from __future__ import annotations
 
@@ -156,6 +161,38 @@ def format_table(summary: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+BREAKDOWN_PROTOCOLS = ("lift_gt2d", "lift_noisy2d")
+
+
+def breakdowns(groups: dict[str, list[dict]], by: str) -> dict[str, dict]:
+    """{protocol: {group: {row: mean mm over the group's reports}}} of the reports'
+    ``mpjpe_per_<by>`` (case ``all``); a row some report lacks is left out of its group."""
+    key = f"mpjpe_per_{by}"
+    out: dict[str, dict] = {}
+    for protocol in BREAKDOWN_PROTOCOLS:
+        for group, reports in groups.items():
+            tables = [r["protocols"].get(protocol, {}).get("all", {}).get(key) for r in reports]
+            if not all(tables):
+                continue
+            rows = [row for row in tables[0] if all(row in t for t in tables)]
+            out.setdefault(protocol, {})[group] = {row: float(np.mean([t[row] for t in tables])) for row in rows}
+    return out
+
+
+def format_breakdowns(table: dict[str, dict], by: str) -> str:
+    lines = []
+    for protocol, by_group in table.items():
+        groups = list(by_group)
+        rows = list(dict.fromkeys(row for values in by_group.values() for row in values))
+        head = f"{protocol + ' by ' + by:<30}" + "".join(f"{g[:14]:>16}" for g in groups)
+        lines += ["", head, "-" * len(head)]
+        for row in rows:
+            lines.append(f"{row[:29]:<30}" + "".join(f"{by_group[g][row]:>16.1f}" if row in by_group[g] else f"{'-':>16}" for g in groups))
+    if lines:
+        lines.append(f"MPJPE mm per {by}, mean over each group's reports")
+    return "\n".join(lines)
+
+
 def _group(arg: str) -> tuple[str, list[Path]]:
     name, _, paths = arg.partition("=")
     if not name or not paths:
@@ -169,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="write the summary as JSON")
     ap.add_argument("--margin-over", default=None, metavar="BASELINE",
                     help="also print (and write) MPM's margin over this baseline of the reports, e.g. mlp")
+    ap.add_argument("--breakdown", choices=("action", "joint"), default=None,
+                    help="also set the groups side by side per action or per joint (lift_gt2d, lift_noisy2d)")
     args = ap.parse_args(argv)
     loaded = {}
     for name, paths in args.groups:
@@ -191,6 +230,11 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:
             ap.error(str(exc))
         print(format_margins(payload["margins"], args.margin_over))
+    if args.breakdown:
+        payload["breakdowns"] = breakdowns(loaded, args.breakdown)
+        if not payload["breakdowns"]:
+            ap.error(f"no group's reports all break MPJPE down by {args.breakdown} (evaluate them again)")
+        print(format_breakdowns(payload["breakdowns"], args.breakdown))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(payload, indent=1), encoding="utf-8")

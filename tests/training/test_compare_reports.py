@@ -108,3 +108,30 @@ def test_bootstrap_interval_of_the_margin_over_clips(tmp_path, capsys):
     path.write_text(json.dumps(report))
     assert main([f"cand={path}", "--margin-over", "mlp"]) == 0
     assert "margin over mlp 20.0 % (95 % CI over clips 20.0 to 20.0 %)" in capsys.readouterr().out
+
+
+def test_breakdown_by_action_sets_groups_side_by_side(tmp_path, capsys):
+    from training.compare_reports import breakdowns
+
+    def report(walk: float, box: float) -> dict:
+        r = _report(50.0, 150.0)
+        r["protocols"]["lift_gt2d"]["all"]["mpjpe_per_action"] = {"walk": walk, "box": box}
+        return r
+
+    with_s1, without = [report(30.0, 60.0), report(34.0, 62.0)], [report(40.0, 61.0)]
+    without[0]["protocols"]["lift_gt2d"]["all"]["mpjpe_per_action"]["run"] = 70.0  # only this group has it
+    table = breakdowns({"with": with_s1, "without": without}, "action")
+    assert table == {"lift_gt2d": {"with": {"walk": 32.0, "box": 61.0}, "without": {"walk": 40.0, "box": 61.0, "run": 70.0}}}
+    paths = []
+    for name, reports in (("with", with_s1), ("without", without)):
+        for i, r in enumerate(reports):
+            paths.append((name, tmp_path / f"{name}{i}.json"))
+            paths[-1][1].write_text(json.dumps(r))
+    groups = [f"{g}={','.join(str(p) for n, p in paths if n == g)}" for g in ("with", "without")]
+    out = tmp_path / "b.json"
+    assert main([*groups, "--breakdown", "action", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert [line.split() for line in printed if line.startswith(("walk", "run"))] == [["walk", "32.0", "40.0"], ["run", "-", "70.0"]]
+    assert json.loads(out.read_text())["breakdowns"]["lift_gt2d"]["with"]["box"] == 61.0
+    with pytest.raises(SystemExit):  # the reports carry no per-joint breakdown
+        main([*groups, "--breakdown", "joint"])
