@@ -351,8 +351,9 @@ class CameraPairs:
         speed = self.augment.draw_speed(rng, len(rows)) if augment else None
         take = lambda stored: self.windows.take(stored, rows, speed)  # noqa: E731
         p2, t2, p3 = take(self.pose_2d), take(self.target_2d), take(self.pose_3d)
-        # A frame between two is labelled only where both are (interpolated validity is 1).
-        frame_valid = take(self.frame_valid.astype(np.float32)) == 1.0
+        # A frame between two is labelled only where both are (interpolated validity is 1);
+        # only the window's frames are converted, not the whole dataset's flags per batch.
+        frame_valid = take(self.frame_valid) == 1
         b, t = p2.shape[:2]
         out = _empty_like_batch(b, t, skel.num_joints)
         out["pose_2d"][:] = np.nan_to_num(p2)
